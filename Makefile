@@ -1,0 +1,43 @@
+# policywatch: every command a user or CI needs. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv test test-fast check lint typecheck demo run serve bench clean
+
+help:
+	@echo "make demo      offline demo: loopback site + SMTP sink, two runs, a new issue"
+	@echo "make test      install .[test] into $(VENV) and run the whole test suite"
+	@echo "make check     ruff + mypy + tests"
+	@echo "make run       run check-updates once (ephemeral Prefect API)"
+	@echo "make serve     start a local Prefect server if none is configured and serve the deployments"
+	@echo "make bench     print the benchmarks' figures"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db*

@@ -1,0 +1,61 @@
+"""The typer app, its global options and the one place that turns errors into CLI messages."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from policywatch.errors import PolicywatchError
+from policywatch.settings import Config
+
+app = typer.Typer(
+    name="policywatch",
+    help="Alerts on Chinese industrial policy from the MERICS China Industries newsletter.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+_state: dict[str, Config] = {}
+
+
+@app.callback()
+def _main(
+    config_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--config-dir",
+            envvar="POLICYWATCH_CONFIG_DIR",
+            help="Folder with policywatch.yaml, watchlists.yaml, ... (default: ./config).",
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    _state["config"] = Config(config_dir)
+
+
+def get_config() -> Config:
+    """The run's configuration (set by the global ``--config-dir`` option)."""
+    if "config" not in _state:
+        _state["config"] = Config()
+    return _state["config"]
+
+
+def fail(exc: PolicywatchError) -> typer.Exit:
+    """Print a policywatch error as one line (plus its hint) and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[dim]hint: {exc.hint}[/]", highlight=False)
+    return typer.Exit(code=2)

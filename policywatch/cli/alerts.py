@@ -1,0 +1,1 @@
+"""CLI commands: alerts (see policywatch.cli)."""

@@ -1,0 +1,1 @@
+"""CLI commands: config (see policywatch.cli)."""

@@ -1,0 +1,1 @@
+"""CLI commands: fetch (see policywatch.cli)."""

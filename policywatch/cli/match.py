@@ -1,0 +1,1 @@
+"""CLI commands: match (see policywatch.cli)."""

@@ -1,0 +1,1 @@
+"""CLI commands: parse (see policywatch.cli)."""

@@ -1,0 +1,1 @@
+"""CLI commands: run (see policywatch.cli)."""

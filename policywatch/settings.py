@@ -1,0 +1,174 @@
+"""Load and validate ``config/policywatch.yaml`` (sources, HTTP, state, schedule, allow-list).
+
+Defaults live here, in one place; the YAML only overrides them. Unknown keys are rejected with
+file:line and the allowed keys (see ``policywatch.yamlconf``). The other config files have their
+own loaders next to the code that uses them (watchlists/taxonomy, channels), all sharing
+``yamlconf``.
+
+Where config lives: ``--config-dir`` / ``POLICYWATCH_CONFIG_DIR``, else ``./config``, else the
+``config/`` folder of this checkout. Relative paths inside it are relative to the folder that
+holds ``config/`` (the project root).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from parsers.bodies import BodyIndex
+from policywatch.yamlconf import load_yaml, validate
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+# SITES.md §12: the government hosts an issue's links may lead to. "*." entries match subdomains.
+DEFAULT_ALLOWED_HOSTS = (
+    "merics.org",
+    "*.merics.org",
+    "www.miit.gov.cn",
+    "wap.miit.gov.cn",
+    "www.cac.gov.cn",
+    "cac.gov.cn",
+    "www.samr.gov.cn",
+    "www.ndrc.gov.cn",
+    "zfxxgk.ndrc.gov.cn",
+    "www.gov.cn",
+    "gov.cn",
+    "www.mofcom.gov.cn",
+    "*.mofcom.gov.cn",
+    "www.mee.gov.cn",
+    "www.mof.gov.cn",
+    "*.mof.gov.cn",
+    "www.nea.gov.cn",
+    "zfxxgk.nea.gov.cn",
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HttpSettings(Section):
+    user_agent: str = "policywatch/0.1 (+https://github.com/policywatch/policywatch; policy alerts)"
+    connect_timeout: float = Field(10.0, gt=0, description="seconds to open a connection")
+    read_timeout: float = Field(30.0, gt=0, description="seconds between bytes")
+    total_timeout: float = Field(60.0, gt=0, description="seconds for one whole request")
+    max_bytes: int = Field(
+        20_000_000, gt=0, description="response size cap, enforced while streaming"
+    )
+    max_attempts: int = Field(4, ge=1, le=10)
+    backoff_base: float = Field(
+        0.5, ge=0, description="first retry delay in seconds; doubles each time"
+    )
+    backoff_max: float = Field(30.0, ge=0)
+    retry_after_cap: float = Field(
+        120.0, ge=0, description="longest Retry-After we honour, seconds"
+    )
+    per_host_concurrency: int = Field(2, ge=1, le=32)
+    per_host_interval: float = Field(
+        0.5, ge=0, description="minimum seconds between request starts per host"
+    )
+    max_connections: int = Field(20, ge=1)
+    max_redirects: int = Field(5, ge=0, le=20)
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="added to the built-in allow-list"
+    )
+
+    def allow_list(self) -> tuple[str, ...]:
+        return (*DEFAULT_ALLOWED_HOSTS, *self.allowed_hosts)
+
+
+class SourceSettings(Section):
+    name: str
+    type: Literal["merics", "folder"]
+    enabled: bool = True
+    # merics
+    feed_url: str | None = "https://merics.org/en/rss.xml"
+    listing_url: str | None = (
+        "https://merics.org/en/analysis?field_publication_type=15&sort_by=field_date_published"
+    )
+    listing_pages: int = Field(
+        3, ge=0, description="listing pages read when the feed fails or on backfill"
+    )
+    # folder
+    path: str | None = None
+
+
+class ScheduleSettings(Section):
+    cron: str = "0 */6 * * *"
+    timezone: str = "UTC"
+    deployment: str = "policywatch"
+
+
+class DeliverySettings(Section):
+    max_attempts: int = Field(
+        5, ge=1, description="after this many failed sends an alert is 'failed'"
+    )
+    backoff_base: float = Field(60.0, ge=0, description="seconds before the first retry; doubles")
+    backoff_max: float = Field(6 * 3600.0, ge=0)
+    sender: str = "policywatch <policywatch@localhost>"
+
+
+class AppSettings(Section):
+    state_url: str = "sqlite:///var/state.db"
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    sources: list[SourceSettings] = Field(
+        default_factory=lambda: [SourceSettings(name="merics", type="merics")]
+    )
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceSettings]) -> list[SourceSettings]:
+        seen: set[str] = set()
+        for src in sources:
+            if src.name in seen:
+                raise ValueError(f"duplicate source name '{src.name}'")
+            seen.add(src.name)
+        return sources
+
+
+def config_dir(explicit: Path | str | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("POLICYWATCH_CONFIG_DIR")
+    if env:
+        return Path(env)
+    local = Path.cwd() / "config"
+    return local if (local / "policywatch.yaml").exists() else PACKAGE_ROOT / "config"
+
+
+class Config:
+    """All configuration of one run, loaded lazily from one config folder."""
+
+    def __init__(self, directory: Path | str | None = None) -> None:
+        self.dir = config_dir(directory)
+        self.root = self.dir.resolve().parent
+
+    @cached_property
+    def app(self) -> AppSettings:
+        path = self.dir / "policywatch.yaml"
+        if not path.exists():
+            return AppSettings()
+        return validate(load_yaml(path), AppSettings)
+
+    @cached_property
+    def bodies(self) -> BodyIndex:
+        return BodyIndex.load(self.dir / "bodies.yaml")
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the project root."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    def state_url(self) -> str:
+        """``POLICYWATCH_STATE_URL`` wins over the config; relative SQLite paths are made absolute."""
+        url = os.environ.get("POLICYWATCH_STATE_URL") or self.app.state_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            url = prefix + str(self.resolve(url[len(prefix) :]))
+        return url

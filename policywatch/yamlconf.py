@@ -1,0 +1,155 @@
+"""YAML config loading that keeps line numbers, so every config error names file:line.
+
+``load_yaml`` parses with PyYAML's safe constructors and also returns, for each path into the
+document (``("watchlists", 0, "sectors", 1)``), the line it came from. ``validate`` runs a
+pydantic model over the data and turns every validation error into one readable line:
+
+    config/watchlists.yaml:12: watchlists[0].sectorz: unknown key; allowed: name, sectors, ...
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from policywatch.errors import ConfigError
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class YamlDoc:
+    """Parsed YAML plus the line (1-based) of every mapping key and sequence entry."""
+
+    path: Path
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line(self, loc: Sequence[str | int]) -> int:
+        """The line of ``loc``, or of its closest ancestor that has one."""
+        loc = tuple(loc)
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return 1
+
+    def where(self, loc: Sequence[str | int]) -> str:
+        return f"{self.path}:{self.line(loc)}"
+
+
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*loc, str(key_node.value))
+            lines[child] = key_node.start_mark.line + 1
+            _walk(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*loc, index)] = item.start_mark.line + 1
+            _walk(item, (*loc, index), lines)
+
+
+def load_yaml(path: Path) -> YamlDoc:
+    """Read ``path`` with a safe loader; a syntax error becomes a ConfigError with file:line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found",
+            hint="create it or point --config-dir at the folder that has it",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem or exc}") from None
+    lines: dict[Loc, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return YamlDoc(path=path, data=data if data is not None else {}, lines=lines)
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name most like ``name``, for "did you mean" hints."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if match:
+        return match[0]
+    lowered = {k.lower(): k for k in known}
+    hit = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[hit[0]] if hit else None
+
+
+def dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str] | None:
+    """Walk ``model``'s fields along ``loc`` to list the keys allowed where an unknown one was."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(part)
+        if info is None:
+            return None
+        current = _inner_model(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return None
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def error_lines(doc: YamlDoc, model: type[BaseModel], exc: ValidationError) -> list[str]:
+    """One ``file:line: path: message`` string per pydantic error."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, loc)
+            hint = closest(str(loc[-1]), allowed or [])
+            msg = "unknown key"
+            if hint:
+                msg += f" (did you mean '{hint}'?)"
+            if allowed:
+                msg += f"; allowed: {', '.join(allowed)}"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        out.append(f"{doc.where(loc)}: {dotted(loc)}: {msg}")
+    return out
+
+
+def validate(doc: YamlDoc, model: type[M], *, context: dict[str, Any] | None = None) -> M:
+    """Validate ``doc.data`` with ``model``; all problems are reported at once in one ConfigError."""
+    try:
+        return model.model_validate(doc.data, context=context)
+    except ValidationError as exc:
+        lines = error_lines(doc, model, exc)
+        raise ConfigError(
+            "\n".join(lines), hint=f"fix {doc.path} and run `policywatch check-config`"
+        ) from None
