@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-test
+DEVSTAMP := $(VENV)/.installed-dev
 
 .PHONY: help venv test test-fast check lint typecheck demo run serve bench clean
 
@@ -19,8 +20,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $(STAMP)
+
+$(DEVSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(DEVSTAMP) $(STAMP)
 
 venv: $(STAMP)
 
@@ -30,11 +35,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: $(STAMP)
+lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test

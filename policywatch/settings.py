@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from parsers.bodies import BodyIndex
 from policywatch.yamlconf import load_yaml, validate
@@ -95,6 +95,12 @@ class SourceSettings(Section):
     )
     # folder
     path: str | None = None
+
+    @model_validator(mode="after")
+    def _folder_needs_path(self) -> SourceSettings:
+        if self.type == "folder" and not self.path:
+            raise ValueError("a folder source needs 'path' (the folder with saved issues)")
+        return self
 
 
 class ScheduleSettings(Section):

@@ -101,12 +101,15 @@ def dotted(loc: Sequence[str | int]) -> str:
 def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str] | None:
     """Walk ``model``'s fields along ``loc`` to list the keys allowed where an unknown one was."""
     current: Any = model
+    mapping_key = False  # the part after a dict[str, Model] field is a user's key, not a field
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or mapping_key:
+            mapping_key = False
             continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
         info = current.model_fields.get(part)
+        mapping_key = getattr(info.annotation, "__origin__", None) is dict if info else False
         if info is None:
             return None
         current = _inner_model(info.annotation)

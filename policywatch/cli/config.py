@@ -1,1 +1,159 @@
-"""CLI commands: config (see policywatch.cli)."""
+"""``policywatch check-config`` and ``policywatch schema``: config checked before a run needs it.
+
+``check-config`` reads every file of the config folder, reports every problem of every file at
+once (file:line each) and exits 2 when there is any, so it can guard a deploy or a CI job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel, ConfigDict, Field
+
+from policywatch.cli._app import app, console, err_console, get_config
+from policywatch.errors import ConfigError
+from policywatch.settings import Config
+from policywatch.taxonomy import Taxonomy, load_taxonomy_files, taxonomy_paths
+from policywatch.watchlists import (
+    CHANNELS_FILE,
+    WATCHLISTS_FILE,
+    WatchlistsFile,
+    channel_names,
+    json_schema_text,
+    read_watchlists,
+)
+from policywatch.yamlconf import load_yaml, validate
+
+
+class _BodySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+
+
+class _BodiesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bodies: list[_BodySpec]
+
+
+class _Report:
+    """Collects one line per file: ok, a note, or its errors."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def check(self, label: str, step: Callable[[], str | None]) -> bool:
+        try:
+            note = step()
+        except ConfigError as exc:
+            lines = str(exc).splitlines()
+            self.errors += lines
+            err_console.print(f"FAIL {label} ({len(lines)} problem(s))", markup=False)
+            return False
+        console.print(
+            f"ok   {label}" + (f"  ({note})" if note else ""), markup=False, soft_wrap=True
+        )
+        return True
+
+
+def _check_app(config: Config) -> str | None:
+    if not (config.dir / "policywatch.yaml").exists():
+        return "not found, using the defaults"
+    app_settings = config.app
+    return f"{len(app_settings.sources)} source(s), state at {config.state_url()}"
+
+
+def _check_bodies(config: Config) -> str | None:
+    doc = load_yaml(config.dir / "bodies.yaml")
+    data = validate(doc, _BodiesFile)
+    seen: dict[str, int] = {}
+    dupes = []
+    for i, body in enumerate(data.bodies):
+        if body.id in seen:
+            where = doc.where(("bodies", i, "id"))
+            dupes.append(f"{where}: bodies[{i}].id: duplicate body id '{body.id}'")
+        seen.setdefault(body.id, i)
+    if dupes:
+        raise ConfigError("\n".join(dupes))
+    return f"{len(data.bodies)} bodies"
+
+
+def _check_channels(config: Config, resolve_env: bool) -> str | None:
+    path = config.dir / CHANNELS_FILE
+    if not path.exists():
+        return "not found: watchlists cannot name channels"
+    try:
+        from policywatch.channels import load_channels
+    except ImportError:
+        names = channel_names(path) or []
+        return f"{len(names)} channel(s); URLs not checked (policywatch.channels missing)"
+    channels = load_channels(path, resolve_env=resolve_env)
+    shown = ", ".join(f"{name}={ch.masked()}" for name, ch in channels.items())
+    return f"{len(channels)} channel(s): {shown}" if resolve_env else f"{len(channels)} channel(s)"
+
+
+def _check_watchlists(config: Config, path: Path, taxonomy: Taxonomy | None) -> str | None:
+    if taxonomy is None:
+        data = validate(load_yaml(path), WatchlistsFile)
+        return f"{len(data.watchlists)} watchlist(s); references not checked (taxonomy has errors)"
+    lists = read_watchlists(
+        path,
+        taxonomy=taxonomy,
+        bodies=config.bodies,
+        channels=channel_names(config.dir / CHANNELS_FILE),
+    )
+    return f"{len(lists)} watchlist(s)"
+
+
+@app.command("check-config")
+def check_config(
+    env: Annotated[
+        bool,
+        typer.Option(
+            "--env/--no-env",
+            help="Resolve ${VAR} secrets and check channel URLs (--no-env: syntax only).",
+        ),
+    ] = True,
+) -> None:
+    """Validate every config file at once; exit 2 listing every problem (file:line)."""
+    config = get_config()
+    report = _Report()
+    report.check(str(config.dir / "policywatch.yaml"), lambda: _check_app(config))
+    report.check(str(config.dir / "bodies.yaml"), lambda: _check_bodies(config))
+    sectors, companies = taxonomy_paths(config)
+    holder: list[Taxonomy] = []
+
+    def taxonomy_step() -> str:
+        holder.append(load_taxonomy_files(sectors, companies))
+        return f"{len(holder[0].sectors)} sectors, {len(holder[0].companies)} companies"
+
+    report.check(f"{sectors}, {companies}", taxonomy_step)
+    report.check(str(config.dir / CHANNELS_FILE), lambda: _check_channels(config, env))
+    watchlists = config.dir / WATCHLISTS_FILE
+    taxonomy = holder[0] if holder else None
+    report.check(str(watchlists), lambda: _check_watchlists(config, watchlists, taxonomy))
+    if report.errors:
+        for line in report.errors:
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+        err_console.print(f"{len(report.errors)} problem(s)", markup=False)
+        raise typer.Exit(code=2)
+
+
+@app.command("schema")
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of watchlists.yaml (for editor completion and checks)."""
+    text = json_schema_text()
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}", markup=False)

@@ -1,1 +1,154 @@
-"""CLI commands: parse (see policywatch.cli)."""
+"""``policywatch parse``: one issue (or ministry notice) from a file or URL, as JSON or a table."""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+from rich.table import Table
+
+from parsers.bodies import BodyIndex
+from parsers.documents import load_document
+from parsers.errors import ParseError
+from parsers.merics import parse_issue
+from parsers.records import Issue, Notice
+from policywatch.cli._app import app, console, get_config
+
+__all__ = ["emit_issue", "issue_json", "issue_table", "parse"]
+
+
+class Format(StrEnum):
+    json = "json"
+    table = "table"
+
+
+def issue_json(issue: Issue) -> str:
+    """The DESIGN 3.1 contract as text (UTF-8, Chinese kept as is)."""
+    return json.dumps(issue.model_dump(mode="json"), ensure_ascii=False, indent=2)
+
+
+def issue_table(issue: Issue) -> Table:
+    """A readable overview: one row per item, policy titles and bodies for top stories."""
+    meta = issue.issue
+    period = f"{meta.period.start} – {meta.period.end}" if meta.period else "?"
+    table = Table(
+        title=f"{meta.series} {meta.published or ''} (reporting period {period})",
+        caption=f"{len(issue.items)} items · authors: {', '.join(meta.authors) or '-'}",
+        show_lines=True,
+    )
+    for name in ("#", "section", "date", "headline", "policy / bodies", "links"):
+        table.add_column(name, overflow="fold")
+    for item in issue.items:
+        policy = ""
+        if item.policy:
+            titles = [t for t in (item.policy.title_en, item.policy.title_zh) if t]
+            policy = "\n".join([*titles, ", ".join(item.policy.issuing_bodies)])
+        table.add_row(
+            str(item.position),
+            item.section,
+            str(item.date or ""),
+            item.headline,
+            policy,
+            "\n".join(link.url for link in item.links),
+        )
+    return table
+
+
+def emit_issue(issue: Issue, fmt: str) -> str | Table:
+    """What ``parse`` prints for ``fmt`` ("json" or "table"); reusable by other commands."""
+    if fmt == "json":
+        return issue_json(issue)
+    if fmt == "table":
+        return issue_table(issue)
+    raise ValueError(f"unknown format {fmt!r} (expected json or table)")
+
+
+def _is_url(target: str) -> bool:
+    return urlsplit(target).scheme in ("http", "https")
+
+
+def _is_merics(target: str) -> bool:
+    host = (urlsplit(target).hostname or "").lower()
+    return host == "merics.org" or host.endswith(".merics.org")
+
+
+_GOV_PAGE = re.compile(
+    rb"<meta[^>]+name=[\"'](?:SiteIDCode|SiteDomain|ArticleTitle|ContentSource)[\"']", re.I
+)
+
+
+def _is_notice(target: str, source: str, data: bytes) -> bool:
+    """A ministry notice: a government host, or (for files and other hosts such as a local
+    mirror) a page carrying the ministries' CMS meta tags. merics.org is always an issue."""
+    if _is_url(target):
+        host = (urlsplit(source).hostname or "").lower()
+        if _is_merics(source):
+            return False
+        if host == "gov.cn" or host.endswith(".gov.cn"):
+            return True
+    return bool(_GOV_PAGE.search(data[:16384]))
+
+
+def _read(target: str) -> tuple[bytes, str, str | None]:
+    """(content, source name, content type) from a path or a URL."""
+    if _is_url(target):
+        from policywatch.http import fetch_url
+
+        result = fetch_url(target, get_config().app.http)
+        return result.content, str(result.url), result.content_type
+    path = Path(target)
+    if not path.is_file():
+        raise ParseError(target, "expected a file or an http(s) URL, no such file")
+    return path.read_bytes(), target, None
+
+
+def _kind(content_type: str | None) -> str | None:
+    ctype = (content_type or "").lower()
+    if "pdf" in ctype:
+        return "pdf"
+    if "html" in ctype:
+        return "html"
+    return None
+
+
+def _notice(data: bytes, url: str, site: str | None, bodies: BodyIndex) -> Notice:
+    from parsers.notices import parse_notice
+
+    notice: Notice = parse_notice(data, url, site=site, bodies=bodies)
+    return notice
+
+
+@app.command("parse")
+def parse(
+    target: Annotated[str, typer.Argument(metavar="PATH_OR_URL", help="An issue or notice.")],
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="json (the contract) or table.")
+    ] = Format.json,
+    site: Annotated[
+        str | None,
+        typer.Option("--site", help="Parse as a ministry notice of this site (e.g. miit)."),
+    ] = None,
+) -> None:
+    """Parse a MERICS China Industries issue (HTML, PDF or text) or a ministry notice."""
+    bodies = get_config().bodies
+    data, source, content_type = _read(target)
+    if site or _is_notice(target, source, data):
+        notice = _notice(data, source, site, bodies)
+        typer.echo(json.dumps(notice.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    doc = load_document(data, source, kind=_kind(content_type))
+    issue = parse_issue(doc, bodies, url=source if _is_url(source) else None)
+    from policywatch.match import tag_issue  # sectors/companies of the DESIGN 3.1 contract
+    from policywatch.taxonomy import load_taxonomy
+
+    issue = tag_issue(issue, load_taxonomy(get_config()))
+    out = emit_issue(issue, fmt.value)
+    if isinstance(out, str):
+        typer.echo(out)
+    else:
+        console.print(out)

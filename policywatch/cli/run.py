@@ -1,1 +1,127 @@
-"""CLI commands: run (see policywatch.cli)."""
+"""CLI commands: ``run`` (check-updates once), ``serve`` (deployments for the UI), ``demo``.
+
+Prefect is imported inside the commands only: the rest of the CLI starts fast and works where
+Prefect's API is not wanted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from policywatch.cli._app import app, console, err_console, fail, get_config
+from policywatch.demo import run_demo, summary_table
+from policywatch.errors import PolicywatchError
+
+STAGES = ("discover", "fetch+parse", "notices", "diff", "match", "record", "deliver", "summary")
+
+
+class _StageHandler(logging.Handler):
+    """Moves the progress display along as the flow logs its stage lines."""
+
+    def __init__(self, progress: Progress, task_id: Any) -> None:
+        super().__init__(logging.INFO)
+        self.progress, self.task_id = progress, task_id
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        stage = message.split(":", 1)[0]
+        if stage in STAGES:
+            self.progress.update(self.task_id, advance=1, description=message[:100])
+
+
+def _ephemeral_defaults() -> None:
+    """No server configured: Prefect's ephemeral API, with a start-up timeout fit for CI."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("POLICYWATCH_CONFIG_DIR", str(get_config().dir))
+
+
+async def _call(flow_: Any, params: dict[str, Any]) -> Any:
+    return await flow_(**params, return_state=True)
+
+
+def run_check_updates(**params: Any) -> dict[str, Any]:
+    """Run the check-updates flow in this process with a progress display."""
+    _ephemeral_defaults()
+    from flows.check_updates import check_updates
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
+    ) as progress:
+        task_id = progress.add_task("starting Prefect…", total=len(STAGES))
+        handler = _StageHandler(progress, task_id)
+        logger = logging.getLogger("prefect.flow_runs")
+        logger.addHandler(handler)
+        try:
+            state = asyncio.run(_call(check_updates, params))
+        finally:
+            logger.removeHandler(handler)
+    if state.is_failed():
+        raise PolicywatchError(f"check-updates failed: {state.message}")
+    result: dict[str, Any] = state.result()
+    return result
+
+
+@app.command("run")
+def run(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Match and report; record, enqueue and send nothing.")
+    ] = False,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Backfill: read issues published since this day."),
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this configured source (repeat).")
+    ] = None,
+    deliver: Annotated[
+        bool, typer.Option("--deliver/--no-deliver", help="Send pending alerts at the end.")
+    ] = True,
+) -> None:
+    """Run check-updates once (on Prefect's ephemeral API unless PREFECT_API_URL is set)."""
+    try:
+        summary = run_check_updates(
+            dry_run=dry_run, since=since.date() if since else None, sources=source or None,
+            deliver=deliver,
+        )  # fmt: skip
+    except PolicywatchError as exc:
+        raise fail(exc) from None
+    console.print(summary_table(summary, "check-updates" + (" (dry run)" if dry_run else "")))
+
+
+@app.command("serve")
+def serve(
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many flow runs at once (default: no limit).")
+    ] = None,
+) -> None:
+    """Serve check-updates, process-issue and send-test-alert as deployments (Prefect UI)."""
+    os.environ.setdefault("POLICYWATCH_CONFIG_DIR", str(get_config().dir))
+    from flows.deployments import api_url, serve_all, ui_url
+
+    if not api_url():
+        err_console.print(
+            "[yellow]PREFECT_API_URL is not set:[/] the deployments would live in a temporary "
+            "server. Start one with `make serve` or `prefect server start` and export "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api."
+        )
+        raise typer.Exit(2)
+    console.print(f"Prefect UI: [bold]{ui_url()}[/] (Deployments → policywatch)")
+    serve_all(get_config(), limit=limit)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Offline demo: a synthetic site and an SMTP sink on loopback, three runs of check-updates."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    counts = run_demo(lambda: run_check_updates(), console)
+    if counts["run1"] == 0 or counts["run2"] != 0 or counts["run3"] == 0:
+        err_console.print(f"[red]unexpected demo result:[/] {counts}")
+        raise typer.Exit(1)

@@ -1,0 +1,107 @@
+"""What the three flows share: opening a run, delivering, publishing artifacts, finishing.
+
+Artifact keys derive from the deployment name (or the flow name when run ad hoc), so the Prefect
+UI shows one history per deployment. Artifacts carry names and counts only, never a channel URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, cast
+
+from prefect import Task, get_run_logger, task
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
+from prefect.runtime import deployment, flow_run
+
+from flows.report import artifact_key, headline, match_table, to_markdown
+from policywatch import pipeline as p
+from policywatch.channels import SecretResolver
+from policywatch.settings import Config
+
+
+def run_id() -> str:
+    """The Prefect flow-run id, so the state's ``runs`` row and the UI's run are one."""
+    return str(flow_run.get_id() or "") or p.new_run_id()
+
+
+def open_run(dry_run: bool, config: Config | None = None) -> tuple[p.Runtime, p.RunSummary]:
+    """Load config and state; a StateError/ConfigError here fails the run with its message."""
+    rt = p.open_runtime(config or Config(), run_id=run_id())
+    summary = p.RunSummary(run_id=rt.run_id, dry_run=dry_run)
+    if not dry_run:
+        rt.store.start_run(rt.run_id)
+    return rt, summary
+
+
+async def attempt(task_: Task[..., Any], *args: Any) -> State[Any]:
+    """Run an async task and get its final state instead of an exception (failures are data)."""
+    return await cast(Awaitable[State[Any]], task_(*args, return_state=True))
+
+
+def secret_resolver() -> SecretResolver:
+    """Reads ``secret:NAME`` channel URLs from Prefect Secret blocks, at delivery time only."""
+    from flows.secrets import prefect_secret
+
+    return prefect_secret
+
+
+@task(name="deliver-alerts", cache_policy=NO_CACHE)
+async def deliver_alerts(rt: p.Runtime, summary: p.RunSummary) -> dict[str, Any]:
+    report = await asyncio.to_thread(p.deliver_alerts, rt, summary, secret_resolver())
+    return report.summary() if report is not None else {}
+
+
+async def deliver_step(rt: p.Runtime, summary: p.RunSummary) -> None:
+    log = get_run_logger()
+    state = await attempt(deliver_alerts, rt, summary)
+    if state.is_failed():
+        summary.delivery_errors.append(f"delivery failed: {state.message}")
+    log.info(
+        "deliver: %d sent, %d failed, %d problem(s)",
+        sum(summary.sent.values()),
+        sum(summary.failed.values()),
+        len(summary.delivery_errors),
+    )
+
+
+def artifact_base(default: str) -> str:
+    name = deployment.name
+    return f"{default}-{name}" if name and name != default else default
+
+
+async def publish(summary: p.RunSummary, flow_name: str) -> None:
+    """The Markdown summary and the matches table, under keys stable per deployment."""
+    base = artifact_base(flow_name)
+    await acreate_markdown_artifact(
+        key=artifact_key(base, "summary"),
+        markdown=to_markdown(summary, flow_name),
+        description=headline(summary),
+    )
+    rows = match_table(summary) or [
+        {
+            "watchlist": "",
+            "headline": "(no matches in this run)",
+            "change": "",
+            "issue": "",
+            "reasons": "",
+            "item_id": "",
+        }
+    ]
+    await acreate_table_artifact(
+        key=artifact_key(base, "matches"),
+        table=rows,
+        description=f"{len(summary.matches)} match(es): watchlist, item and why",
+    )
+
+
+async def finish(rt: p.Runtime, summary: p.RunSummary, flow_name: str) -> dict[str, Any]:
+    """Publish artifacts, close the ``runs`` row, log the one-line result, return the summary."""
+    data = summary.to_dict()
+    await publish(summary, flow_name)
+    if not summary.dry_run:
+        rt.store.finish_run(rt.run_id, "completed", data)
+    get_run_logger().info("summary: %s", headline(summary))
+    return data

@@ -1,0 +1,112 @@
+"""A real ``prefect server start`` on a free loopback port, shared by every test of a process.
+
+One server serves the in-process flow tests (``tests/flows``) and the UI-path tests that run
+``policywatch serve`` in a subprocess (``tests/e2e``): starting it costs 10-25 s on 2 cores
+(mostly database migrations), so it starts once and is reference-counted. The server's env
+carries the settings that keep back-to-back runs off SQLite lock retries (batch sizes 1000).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+SERVER_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1000",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": "1000",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_UI_ENABLED": "true",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrefectServer:
+    """``prefect server start`` in a temp PREFECT_HOME; ``api`` is its API URL."""
+
+    def __init__(self, startup_timeout: float = 90.0) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="prefect-home-"))
+        self.port = free_port()
+        self.api = f"http://127.0.0.1:{self.port}/api"
+        self.ui = f"http://127.0.0.1:{self.port}"
+        self.startup_timeout = startup_timeout
+        self.log_path = self.home / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.users = 0
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **SERVER_ENV, "PREFECT_HOME": str(self.home)}
+
+    def start(self) -> PrefectServer:
+        cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [*cmd, "--port", str(self.port)], env=self.env(), stdout=log, stderr=log
+            )
+        self._wait_healthy()
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.api + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"prefect server not healthy after {self.startup_timeout}s")
+
+    def stop(self) -> None:
+        """SIGTERM, wait, SIGTERM again, then kill (PREFECT.md §2: the first may be ignored)."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGTERM):
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=10)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+_shared: PrefectServer | None = None
+
+
+def acquire() -> PrefectServer:
+    """The process's shared server, started on first use."""
+    global _shared
+    if _shared is None:
+        _shared = PrefectServer().start()
+    _shared.users += 1
+    return _shared
+
+
+def release() -> None:
+    """Stop the shared server when its last user is done."""
+    global _shared
+    if _shared is None:
+        return
+    _shared.users -= 1
+    if _shared.users <= 0:
+        _shared.stop()
+        _shared = None

@@ -1,0 +1,418 @@
+"""Bytes in, ``Document`` out: HTML pages, PDFs and text/Markdown reduced to plain text + links.
+
+Every later stage reads only ``Document.text`` (one block per line, a blank line between blocks)
+and ``Document.links``; this keeps the issue parser independent of the format an issue came in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from bs4 import BeautifulSoup, FeatureNotFound, Tag
+from bs4.element import NavigableString
+from charset_normalizer import from_bytes
+
+from parsers.errors import ParseError
+from parsers.records import Document, Link
+from parsers.text import squash
+
+__all__ = [
+    "html_to_document",
+    "load_document",
+    "markdown_links",
+    "parse_date",
+    "pdf_to_document",
+    "text_to_document",
+]
+
+SERIES_LABEL = "MERICS China Industries"
+_HTML_SNIFF = re.compile(rb"<\s*(!doctype\s+html|html|head|body|article|main|div|p)[\s>]", re.I)
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "pre",
+        "table",
+        "tr",
+        "figure",
+        "figcaption",
+        "dl",
+        "dt",
+        "dd",
+        "address",
+        "details",
+        "summary",
+    ]
+)
+_DROP_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form")
+_NOISE = re.compile(
+    r"cookie|consent|gdpr|banner|related|teaser|share|social|breadcrumb|newsletter|"
+    r"promo|subscribe|menu|sidebar|skip-link|visually-hidden",
+    re.I,
+)
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+MONTH_RE = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_DATE_MDY = re.compile(rf"\b({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
+_DATE_DMY = re.compile(rf"\b(\d{{1,2}})\s+({MONTH_RE}),?\s+(\d{{4}})\b", re.I)
+_DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})")
+
+
+def month_number(name: str) -> int | None:
+    return _MONTHS.get(name.lower().rstrip("."))
+
+
+def parse_date(text: str) -> dt.date | None:
+    """The first date in ``text`` written as ISO, "September 4, 2024" or "4 September 2024"."""
+    found: list[tuple[int, dt.date]] = []
+    for regex, order in ((_DATE_ISO, "ymd"), (_DATE_MDY, "mdy"), (_DATE_DMY, "dmy")):
+        m = regex.search(text)
+        if not m:
+            continue
+        parts = dict(zip(order, m.groups(), strict=True))
+        month = month_number(parts["m"]) if not parts["m"].isdigit() else int(parts["m"])
+        try:
+            found.append((m.start(), dt.date(int(parts["y"]), month or 0, int(parts["d"]))))
+        except ValueError:
+            continue
+    return min(found)[1] if found else None
+
+
+# ----------------------------------------------------------------------------------- sniffing
+
+
+def load_document(data: bytes, source: str, *, kind: str | None = None) -> Document:
+    """Read ``data`` as HTML, PDF or text, chosen by ``kind`` or sniffed from content and name."""
+    if not data or not data.strip():
+        raise ParseError(source, "expected an HTML page, a PDF or text, got an empty file")
+    kind = kind or _sniff(data, source)
+    if kind == "pdf":
+        from parsers.documents_pdf import pdf_to_document
+
+        return pdf_to_document(data, source)
+    if kind == "html":
+        return html_to_document(data, source)
+    if kind == "text":
+        return text_to_document(data, source)
+    raise ParseError(source, f"unknown document kind {kind!r} (expected html, pdf or text)")
+
+
+def _sniff(data: bytes, source: str) -> str:
+    name = urlsplit(source).path.lower() if "://" in source else source.lower()
+    if data[:1024].lstrip().startswith(b"%PDF") or name.endswith(".pdf"):
+        return "pdf"
+    if name.endswith((".html", ".htm", ".xhtml")) or _HTML_SNIFF.search(data[:2048]):
+        return "html"
+    return "text"
+
+
+def pdf_to_document(data: bytes, source: str) -> Document:
+    """See ``parsers.documents_pdf`` (kept apart: PDF layout needs its own helpers)."""
+    from parsers.documents_pdf import pdf_to_document as convert
+
+    return convert(data, source)
+
+
+def decode(data: bytes, source: str, declared: str | None = None) -> str:
+    """Decode bytes: BOM / declared charset / UTF-8 first, then detection; binary is an error."""
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ParseError(source, "expected an HTML page, a PDF or text, got binary data")
+    for enc in ("utf-8-sig", declared):
+        if enc:
+            try:
+                return data.decode(enc)
+            except (UnicodeDecodeError, LookupError):
+                continue
+    best = from_bytes(data).best()
+    if best is None:
+        raise ParseError(source, "expected text in a known encoding, could not detect one")
+    return str(best)
+
+
+# --------------------------------------------------------------------------------------- text
+
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+_BARE_URL = re.compile(r"(?<![\w(\[<\"'=/])https?://[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]")
+_UNDERLINE = re.compile(r"</?u>", re.I)
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_ITALIC = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
+_HEADING = re.compile(r"^#{1,6}\s+")
+
+
+def markdown_links(line: str) -> tuple[str, list[tuple[str, str]]]:
+    """Reduce one line's Markdown to plain text; return it with its (text, url) links."""
+    links: list[tuple[int, str, str]] = []
+    out: list[str] = []
+    pos = 0
+    for m in _MD_LINK.finditer(line):
+        out.append(line[pos : m.start()])
+        text = _inline(m.group(1)) or m.group(2)
+        links.append((m.start(), text, m.group(2)))
+        out.append(text)
+        pos = m.end()
+    out.append(line[pos:])
+    plain = _AUTOLINK.sub(lambda m: m.group(1), "".join(out))
+    bare = [(m.group(0), m.group(0)) for m in _BARE_URL.finditer(plain)]
+    return _inline(plain), [(t, u) for _, t, u in links] + bare
+
+
+def _inline(text: str) -> str:
+    text = _UNDERLINE.sub("", text)
+    text = _BOLD.sub(r"\2", text)
+    return _ITALIC.sub(r"\1", text)
+
+
+def text_to_document(data: bytes | str, source: str) -> Document:
+    """Plain text or Markdown: one paragraph per line stays so; markup becomes text + links."""
+    raw = data if isinstance(data, str) else decode(data, source)
+    lines: list[str] = []
+    links: list[Link] = []
+    title: str | None = None
+    for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        plain, found = markdown_links(line.rstrip())
+        if _HEADING.match(plain):
+            plain = _HEADING.sub("", plain)
+            title = title or squash(plain)
+        lines.append(plain if plain.strip() else "")
+        context = squash(plain)
+        links.extend(Link(text=squash(t), url=u, context=context) for t, u in found)
+    text = "\n".join(lines).strip("\n")
+    if not text.strip():
+        raise ParseError(source, "expected text, got only whitespace")
+    series = SERIES_LABEL if SERIES_LABEL.lower() in text[:2000].lower() else None
+    return Document(source=source, kind="text", text=text, links=links, title=title, series=series)
+
+
+# --------------------------------------------------------------------------------------- HTML
+
+
+@dataclass
+class _Block:
+    parts: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    prefix: str = ""
+
+
+@dataclass
+class _Walker:
+    """Turns an element tree into text blocks, collecting each block's links."""
+
+    base: str
+    blocks: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
+    current: _Block = field(default_factory=_Block)
+
+    def flush(self) -> None:
+        text = "".join(self.current.parts)
+        lines = [squash(x) for x in text.split("\n")]
+        joined = "\n".join(x for x in lines if x)
+        if joined:
+            self.blocks.append((self.current.prefix + joined, self.current.links))
+        self.current = _Block()
+
+    def walk(self, el: Tag) -> None:
+        for child in el.children:
+            if isinstance(child, NavigableString):
+                if type(child) is NavigableString:
+                    self.current.parts.append(re.sub(r"\s+", " ", str(child)))
+            elif isinstance(child, Tag):
+                self.visit(child)
+
+    def visit(self, tag: Tag) -> None:
+        name = tag.name.lower()
+        if name == "br":
+            self.current.parts.append("\n")
+        elif name == "a" and tag.get("href"):
+            text = squash(tag.get_text(" "))
+            self.walk(tag)
+            url = self.resolve(str(tag["href"]))
+            if url:
+                self.current.links.append((text or url, url))
+        elif name in _BLOCK_TAGS:
+            self.flush()
+            if name == "li":
+                self.current.prefix = "- "
+            self.walk(tag)
+            self.flush()
+        else:
+            self.walk(tag)
+
+    def resolve(self, href: str) -> str | None:
+        href = href.strip()
+        if not href or href.startswith(("#", "javascript:", "data:")):
+            return None
+        return urljoin(self.base, href) if self.base else href
+
+
+def html_to_document(data: bytes | str, source: str) -> Document:
+    """An article page: main text without page furniture, its links, title, date, authors."""
+    markup = data if isinstance(data, str) else decode(data, source, _meta_charset(data))
+    try:
+        soup = BeautifulSoup(markup, "lxml")
+    except (FeatureNotFound, ValueError) as exc:  # pragma: no cover - lxml is a dependency
+        raise ParseError(source, f"expected HTML that lxml can read ({exc})") from None
+    if soup.find(True) is None:
+        raise ParseError(source, "expected an HTML page, found no elements")
+    base = _base_url(soup, source)
+    meta = _html_meta(soup)
+    series = _series(soup)
+    authors = _authors(soup)
+    for tag in list(soup.find_all(_DROP_TAGS)):
+        tag.decompose()
+    for tag in list(soup.find_all(_is_noise)):
+        if not tag.decomposed:
+            tag.decompose()
+    root = _article_root(soup)
+    walker = _Walker(base)
+    walker.walk(root)
+    walker.flush()
+    return _document_from_blocks(source, walker.blocks, meta, series, authors)
+
+
+def _document_from_blocks(
+    source: str,
+    blocks: list[tuple[str, list[tuple[str, str]]]],
+    meta: tuple[str | None, dt.date | None],
+    series: str | None,
+    authors: list[str],
+) -> Document:
+    text = "\n\n".join(b for b, _ in blocks)
+    if not text.strip():
+        raise ParseError(source, "expected an article with text, found no article body")
+    links = [Link(text=t, url=u, context=squash(b)) for b, found in blocks for t, u in found]
+    return Document(
+        source=source,
+        kind="html",
+        text=text,
+        links=links,
+        title=meta[0],
+        published=meta[1],
+        series=series,
+        authors=authors,
+    )
+
+
+def _meta_charset(data: bytes) -> str | None:
+    m = re.search(rb"<meta[^>]+charset=[\"']?([\w-]+)", data[:4096], re.I)
+    return m.group(1).decode("ascii") if m else None
+
+
+def _base_url(soup: BeautifulSoup, source: str) -> str:
+    for tag, attr in (("base", "href"), ("link", "href"), ("meta", "content")):
+        for el in soup.find_all(tag):
+            is_canonical = tag == "base" or "canonical" in (el.get("rel") or [])
+            if tag == "meta":
+                is_canonical = el.get("property") == "og:url"
+            value = str(el.get(attr) or "")
+            if is_canonical and value.startswith("http"):
+                return value
+    return source if "://" in source else ""
+
+
+def _is_noise(tag: Tag) -> bool:
+    if tag.name in ("html", "body", "main", "article") or tag.attrs is None:
+        return False
+    classes: Any = tag.get("class") or []
+    names = [classes] if isinstance(classes, str) else list(classes)
+    label = " ".join([*names, str(tag.get("id", "")), str(tag.get("role", ""))])
+    return (bool(label.strip()) and bool(_NOISE.search(label))) or tag.get("aria-hidden") == "true"
+
+
+def _article_root(soup: BeautifulSoup) -> Tag:
+    """The element holding the story: the longest ``article``, else ``main``, else ``body``."""
+    articles = [a for a in soup.find_all("article") if isinstance(a, Tag)]
+    if articles:
+        return max(articles, key=lambda a: len(a.get_text()))
+    for name in ("main", "body"):
+        found = soup.find(name)
+        if isinstance(found, Tag):
+            return found
+    return soup
+
+
+def _html_meta(soup: BeautifulSoup) -> tuple[str | None, dt.date | None]:
+    h1 = soup.find("h1")
+    title = squash(h1.get_text(" ")) if isinstance(h1, Tag) else None
+    if not title:
+        og = soup.find("meta", attrs={"property": "og:title"})
+        title = squash(str(og.get("content", ""))) if isinstance(og, Tag) else None
+    return title or None, _html_date(soup)
+
+
+def _html_date(soup: BeautifulSoup) -> dt.date | None:
+    for candidate in _date_candidates(soup):
+        found = parse_date(candidate)
+        if found:
+            return found
+    return None
+
+
+def _date_candidates(soup: BeautifulSoup) -> Iterator[str]:
+    for el in soup.find_all("time"):
+        yield str(el.get("datetime") or "")
+    for prop in ("article:published_time", "og:published_time", "date", "dcterms.date"):
+        meta = soup.find("meta", attrs={"property": prop}) or soup.find(
+            "meta", attrs={"name": prop}
+        )
+        if isinstance(meta, Tag):
+            yield str(meta.get("content") or "")
+    for el in soup.find_all("time"):
+        yield el.get_text(" ")
+    for el in soup.select("[class*=date]"):
+        yield el.get_text(" ")
+
+
+def _series(soup: BeautifulSoup) -> str | None:
+    """The series label printed on the page ("MERICS China Industries", "... Essentials")."""
+    for el in soup.find_all(string=re.compile(r"^\s*MERICS China \w+\s*$")):
+        return squash(str(el))
+    return None
+
+
+def _authors(soup: BeautifulSoup) -> list[str]:
+    names: list[str] = []
+    for a in soup.select('a[href*="/team/"]'):
+        name = squash(a.get_text(" "))
+        if name and name not in names:
+            names.append(name)
+    return names

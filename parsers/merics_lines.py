@@ -1,0 +1,241 @@
+"""Line-level reading of a MERICS issue: cleanup of extraction damage, headings, fields, dates.
+
+``parsers.merics`` walks the lines; the knowledge of what a line *is* (a contents entry, a
+section heading, a field label, a dated news entry, the footer) lives here, in one place, so
+that a new layout variant means one more pattern here rather than another branch there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+from parsers.documents import MONTH_RE, month_number, parse_date
+from parsers.records import Period
+from parsers.text import fold, squash
+
+_PUA = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ue000-\uf8ff\U000f0000-\U000ffffd]")
+_BULLET = re.compile(r"^(?:\s*[-–*+]\s+|[\s\x00-\x1f\x7f\ue000-\uf8ff•·▪●◦‣○■□➢►✓]+)")
+_LOOKALIKE_DIGITS = str.maketrans({"З": "3", "з": "3", "О": "0", "о": "0", "б": "6"})
+_NUMBERED = re.compile(r"^([\dЗзОоб]{1,2})\s*[.)]\s*(\S.*)$")
+_TOC_ENTRY = re.compile(r"\S.*?(?:\t+|\s*\.{3,}\s*|\s{3,})\d{1,3}\s*$")
+_CJK = r"\u3400-\u9fff\uf900-\ufaff"
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}“”《》（）、，])\s+(?=[{_CJK}“”《》（）、，])")
+
+HEADINGS: dict[str, tuple[str, ...]] = {
+    "top": ("merics'top5", "mericstop5", "top5", "merics'topfive", "mericstopfive"),
+    "news": ("noteworthy", "worthnoting", "alsoworthnoting", "othernews", "newsinbrief"),
+    "policy_news": ("policynews", "policy"),
+    "corporate_news": ("corporatenews", "companynews", "businessnews", "corporate"),
+    "end": ("authors", "author", "editors", "editor", "publisher", "metrix", "contact"),
+    "contents": ("contents", "tableofcontents", "inthisissue"),
+}
+FIELDS: dict[str, str] = {
+    "ataglance": "glance",
+    "mericscomment": "comment",
+    "merics'comment": "comment",
+    "comment": "comment",
+    "article": "document",
+    "policyname": "document",
+    "document": "document",
+    "policydocument": "document",
+    "issuingbody": "bodies",
+    "issuingbodies": "bodies",
+    "issuer": "bodies",
+    "issuers": "bodies",
+    "date": "date",
+}
+_INLINE_FIELD = re.compile(r"(?:^|\s)(Issuing\s*bod(?:y|ies)|Issuers?|Date)\s*:\s*", re.I)
+_NEWS_DATE = re.compile(
+    rf"^({MONTH_RE})\s+(\d{{1,2}})(?:\s*[-–]\s*\d{{1,2}})?(?:st|nd|rd|th)?(?:,?\s*(\d{{4}}))?"
+    r"\s*[:：]\s*(.*)$",
+    re.I,
+)
+_FOOTER = re.compile(
+    rf"MERICS\s+China\s+Industries\s*[,|–-]?\s*(?P<pub>{MONTH_RE}\s+\d{{1,2}},?\s+\d{{4}})?"
+    rf"\s*\(?\s*Reporting\s+period\s*:\s*(?P<period>[^)\n]+)\)?",
+    re.I,
+)
+_PERIOD = re.compile(r"Reporting\s+period\s*:\s*(?P<period>[^)\n]+)", re.I)
+_MONTH_DAY = re.compile(rf"({MONTH_RE})\s+(\d{{1,2}})(?:,?\s*(\d{{4}}))?", re.I)
+_ROLE = re.compile(
+    r"\s*(?:,|\(|\b(?:Senior|Associate|Junior|Lead|Chief|Head|Director|Analyst|Research(?:er)?|"
+    r"Fellow|Program(?:me)?|Visiting|Vice|Deputy|Managing|Freelance|Editor|Manager|Intern)\b).*$"
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One cleaned line: ``text`` without bullet glyphs; ``bullet`` says whether it had one."""
+
+    text: str
+    bullet: bool
+    raw: str
+
+
+def key(text: str) -> str:
+    """Comparison key: width-folded, lower-case, spaces and typographic quotes removed."""
+    return re.sub(r"[\s*_’`]", "", fold(text).lower().replace("’", "'"))
+
+
+def alnum_key(text: str) -> str:
+    """Only letters and digits: the same words whatever the spacing, hyphens or punctuation."""
+    return "".join(c for c in fold(text).lower() if c.isalnum())
+
+
+def clean_line(raw: str) -> Line:
+    """Undo what PDF extraction and copying do to a line (glyph bullets, tabs, look-alikes)."""
+    text = unicodedata.normalize("NFC", raw.replace("\u00ad", ""))
+    bullet = bool(_BULLET.match(text)) and bool(text.strip(" \t-–*+•"))
+    if bullet:
+        text = _BULLET.sub("", text, count=1)
+    text = _PUA.sub("", text)
+    text = squash(text.replace("\t", " "))
+    m = _NUMBERED.match(text)
+    if m and not m.group(1).isdigit():
+        text = f"{m.group(1).translate(_LOOKALIKE_DIGITS)}. {m.group(2)}"
+    return Line(text, bullet, raw)
+
+
+def is_toc_entry(raw: str) -> bool:
+    """A contents line: text, then a tab run, dot leaders or wide gap, then a page number."""
+    return bool(_TOC_ENTRY.fullmatch(raw.strip()))
+
+
+@lru_cache(maxsize=4096)
+def heading(text: str) -> str | None:
+    """Which standing heading a short line is, tolerant of split words ("Poli cy news")."""
+    k = key(text).rstrip(":")
+    if not k or len(k) > 28:
+        return None
+    for name, keys in HEADINGS.items():
+        if k in keys:
+            return name
+    for name, keys in HEADINGS.items():
+        if any(len(c) > 6 and abs(len(c) - len(k)) <= 3 and _similar(k, c) for c in keys):
+            return name
+    return None
+
+
+def _similar(a: str, b: str) -> bool:
+    matcher = SequenceMatcher(None, a, b)
+    return matcher.quick_ratio() >= 0.86 and matcher.ratio() >= 0.86
+
+
+def numbered(line: Line) -> tuple[int, str] | None:
+    """``(n, rest)`` for a "3. Headline" line (not a bullet)."""
+    m = _NUMBERED.match(line.text)
+    if line.bullet or not m or not m.group(1).isdigit():
+        return None
+    return int(m.group(1)), m.group(2).strip()
+
+
+def field_label(text: str) -> tuple[str, str] | None:
+    """``(field, rest)`` when the line starts with a story field label such as "At a glance:"."""
+    head, colon, rest = text.partition(":")
+    if not colon or len(head) > 24:
+        return None
+    name = FIELDS.get(key(head))
+    return (name, rest.strip()) if name else None
+
+
+def split_inline_fields(text: str) -> list[tuple[str | None, str]]:
+    """Split "Title (Link) Issuing body: MIIT Date: May 1" into labelled pieces."""
+    pieces: list[tuple[str | None, str]] = []
+    pos, label = 0, None
+    for m in _INLINE_FIELD.finditer(text):
+        pieces.append((label, text[pos : m.start()].strip()))
+        label = FIELDS[key(m.group(1))]
+        pos = m.end()
+    pieces.append((label, text[pos:].strip()))
+    return [(lab, part) for lab, part in pieces if part or lab]
+
+
+def cjk_join(text: str) -> str:
+    """Remove spaces that extraction put between Chinese characters."""
+    return _CJK_GAP.sub("", squash(text))
+
+
+def has_cjk(text: str) -> bool:
+    return re.search(f"[{_CJK}]", text) is not None
+
+
+@dataclass(frozen=True)
+class NewsDate:
+    month: int
+    day: int
+    year: int | None
+    rest: str
+
+
+def news_date(text: str) -> NewsDate | None:
+    """The leading "September 8:" of a news entry, with the text after it."""
+    m = _NEWS_DATE.match(text)
+    month = month_number(m.group(1)) if m else None
+    if not m or month is None:
+        return None
+    return NewsDate(month, int(m.group(2)), int(m.group(3)) if m.group(3) else None, m.group(4))
+
+
+def date_in_period(
+    month: int, day: int, period: Period | None, published: dt.date | None
+) -> dt.date | None:
+    """A year-less date placed in the reporting period (December news in a January issue)."""
+    anchor = period.end if period else published
+    if anchor is None:
+        return None
+    for year in (anchor.year, anchor.year - 1):
+        try:
+            candidate = dt.date(year, month, day)
+        except ValueError:
+            continue
+        if candidate <= anchor + dt.timedelta(days=20):
+            return candidate
+    return None
+
+
+def footer(text: str) -> tuple[dt.date | None, str | None]:
+    """(issue date, period text) from "MERICS China Industries October 2, 2024 (Reporting ...)"."""
+    m = _FOOTER.search(text)
+    if m:
+        return (parse_date(m.group("pub")) if m.group("pub") else None), m.group("period")
+    m = _PERIOD.search(text)
+    return None, m.group("period") if m else None
+
+
+def parse_period(text: str | None, published: dt.date | None) -> Period | None:
+    """ "August 24 – September 22" (years optional) as a Period ending on or before the issue."""
+    days = _MONTH_DAY.findall(text or "")
+    if len(days) < 2:
+        return None
+    (m1, d1, y1), (m2, d2, y2) = days[0], days[-1]
+    try:
+        end = _dated(m2, d2, y2, published)
+        start = _dated(m1, d1, y1, end)
+    except ValueError:
+        return None
+    if start is None or end is None or start > end:
+        return None
+    return Period(start=start, end=end)
+
+
+def _dated(month: str, day: str, year: str, anchor: dt.date | None) -> dt.date | None:
+    number = month_number(month)
+    if number is None:
+        return None
+    if year:
+        return dt.date(int(year), number, int(day))
+    return date_in_period(number, int(day), None, anchor)
+
+
+def author_name(text: str) -> str | None:
+    """ "Alexander Brown Senior Analyst, MERICS" -> "Alexander Brown"."""
+    name = squash(_ROLE.sub("", text))
+    words = name.split()
+    if not 2 <= len(words) <= 5 or not all(w[:1].isupper() for w in words):
+        return None
+    return name

@@ -1,0 +1,211 @@
+"""The parser registry and the one routine that turns a site's raw fields into a ``Notice``.
+
+A site module only locates things (title, date, issuer, 文号 field, body) on its pages and
+registers itself with :func:`register`; normalisation and the "layout changed" check happen here,
+the same way for every site.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bs4 import BeautifulSoup, Tag
+
+from parsers.bodies import BodyIndex
+from parsers.notices import common
+from parsers.records import Attachment, Notice, NoticeStatus
+from parsers.text import fold, squash
+
+
+@dataclass
+class Page:
+    """A parsed page with what every extractor needs: soup, URL, metas."""
+
+    soup: BeautifulSoup
+    url: str
+    meta: dict[str, str]
+
+    @classmethod
+    def from_html(cls, html: str, url: str) -> Page:
+        soup = common.soup_of(html)
+        return cls(soup, url, common.metas(soup))
+
+    def text_of(self, selectors: tuple[str, ...]) -> str | None:
+        return common.first_text(self.soup, selectors)
+
+    def tag_of(self, selectors: tuple[str, ...], min_text: int = 1) -> Tag | None:
+        return common.first_tag(self.soup, selectors, min_text=min_text)
+
+
+@dataclass
+class Fields:
+    """Raw values found on a page; :func:`build_notice` normalises them."""
+
+    title: str | None
+    body: Tag | None
+    published: str | None = None
+    issuer: str | None = None
+    doc_number: str | None = None
+    attachment_areas: list[Tag] = field(default_factory=list)
+
+
+Extractor = Callable[[Page], Fields]
+
+
+@dataclass(frozen=True)
+class NoticeParser:
+    """One site's parser: ``hosts`` are exact host names, or ``.suffix`` for all subdomains."""
+
+    name: str
+    hosts: tuple[str, ...]
+    description: str
+    extract: Extractor
+    default_body: str | None = None
+
+    def handles(self, host: str) -> bool:
+        return any(host == h or (h.startswith(".") and host.endswith(h)) for h in self.hosts)
+
+
+PARSERS: dict[str, NoticeParser] = {}
+
+
+def register(
+    name: str, *, hosts: tuple[str, ...], description: str, default_body: str | None = None
+) -> Callable[[Extractor], Extractor]:
+    """Decorator: add a site's extractor to :data:`PARSERS` under ``name``."""
+
+    def add(extract: Extractor) -> Extractor:
+        if name in PARSERS:
+            raise ValueError(f"notice parser {name!r} registered twice")
+        PARSERS[name] = NoticeParser(name, hosts, description, extract, default_body)
+        return extract
+
+    return add
+
+
+Selectors = dict[str, tuple[str, ...]]
+
+
+def _first(*values: str | None) -> str | None:
+    return next((v for v in values if v), None)
+
+
+def standard_fields(page: Page, selectors: Selectors, *, prefer_meta: bool = False) -> Fields:
+    """Fields from a site's selector block plus the standard CMS metas (SITES §0).
+
+    Keys: ``title``, ``body``, ``date``, ``source``, ``attachments`` (extra areas with file
+    links). Sites whose metas are the documented source (NDRC, MEE, NEA) set ``prefer_meta``.
+    """
+    meta = page.meta
+    on_page = {
+        "title": page.text_of(selectors.get("title", ())),
+        "date": page.text_of(selectors.get("date", ())),
+        "source": common.strip_label(
+            page.text_of(selectors.get("source", ())), "来源", "发布机构", "发文机关"
+        ),
+    }
+    in_meta = {
+        "title": meta.get("articletitle"),
+        "date": meta.get("pubdate") or meta.get("firstpublishedtime"),
+        "source": meta.get("contentsource"),
+    }
+    order = (in_meta, on_page) if prefer_meta else (on_page, in_meta)
+    areas = [t for s in selectors.get("attachments", ()) for t in common.select(page.soup, s)]
+    return Fields(
+        title=_first(order[0]["title"], order[1]["title"]),
+        body=page.tag_of(selectors.get("body", ())),
+        published=_first(order[0]["date"], order[1]["date"]),
+        issuer=_first(order[0]["source"], order[1]["source"]),
+        attachment_areas=areas,
+    )
+
+
+CHALLENGE_MARKERS = (
+    "challenge-platform",
+    "/cdn-cgi/challenge",
+    "Just a moment",
+    "安全验证",
+    "访问验证",
+    "访问过于频繁",
+    "Access Denied",
+    "403 Forbidden",
+    "captcha-container",
+    "TTGCaptcha",
+)
+
+
+def challenge_marker(html: str) -> str | None:
+    """The first anti-bot marker in a page (SITES §2), for pages that fail to parse."""
+    return next((m for m in CHALLENGE_MARKERS if m in html), None)
+
+
+def lead_body(bodies: BodyIndex, text: str) -> str | None:
+    """The body named first in ``text``: the lead issuer of a joint document (工业和信息化部 国家发展改革委)."""
+    folded = fold(text)
+
+    def position(body_id: str) -> int:
+        body = bodies.get(body_id)
+        names = body.names() if body else ()
+        return min((i for n in names if (i := folded.find(fold(n))) >= 0), default=len(folded))
+
+    return min(bodies.find_in(text), key=position, default=None)
+
+
+def _issuer(parser: NoticeParser, fields: Fields, bodies: BodyIndex) -> str | None:
+    """Canonical body id: the issuer field, then names in it or in the title, then the site's."""
+    raw = squash(fields.issuer or "")
+    found = raw and (bodies.canonical(raw) or lead_body(bodies, raw))
+    if found:
+        return found
+    in_title = lead_body(bodies, title_issuer_part(fields.title or ""))
+    return in_title or parser.default_body or raw or None
+
+
+def title_issuer_part(title: str) -> str:
+    """The part of a title before 关于 names the issuer (工业和信息化部办公厅关于 ...)."""
+    head, sep, _ = title.partition("关于")
+    return head if sep else ""
+
+
+def error_notice(url: str, site: str, reason: str, status: NoticeStatus = "error") -> Notice:
+    return Notice(url=common.canonical_url(url), site=site, status=status, error=reason)
+
+
+def build_notice(parser: NoticeParser, page: Page, html: str, bodies: BodyIndex) -> Notice:
+    """Normalise a site's fields into a Notice, or an error/blocked Notice if the layout is gone."""
+    fields = parser.extract(page)
+    title = squash(fields.title or "")
+    missing = [what for what, ok in (("title", title), ("body", fields.body)) if not ok]
+    if missing or fields.body is None:
+        marker = challenge_marker(html)
+        if marker:
+            return error_notice(page.url, parser.name, f"challenge page ({marker})", "blocked")
+        target = common.find_redirect(html, page.url)
+        if target:
+            reason = f"{parser.name}: page is a JS redirect to {target}; fetch the target"
+            return error_notice(page.url, parser.name, reason)
+        reason = (
+            f"{parser.name}: no {' and no '.join(missing)} found; the page layout may have changed"
+        )
+        return error_notice(page.url, parser.name, reason)
+    areas = [fields.body, *fields.attachment_areas]
+    attachments = [
+        Attachment(name=n, url=u)
+        for n, u in common.attachment_links(areas, common.canonical_url(page.url))
+    ]
+    text = common.body_text(fields.body)
+    if not text:
+        return error_notice(page.url, parser.name, f"{parser.name}: body is empty after cleanup")
+    return Notice(
+        url=common.canonical_url(page.url),
+        site=parser.name,
+        title=re.sub(r"\s+", " ", title),
+        issuing_body=_issuer(parser, fields, bodies),
+        doc_number=common.doc_number_from(fields.doc_number, title, text),
+        published=common.parse_cn_date(fields.published),
+        body_text=text,
+        attachments=attachments,
+        content_hash=common.content_hash(text),
+    )

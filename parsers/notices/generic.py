@@ -1,0 +1,72 @@
+"""Fallback for hosts without a site parser: standard CMS metas and the largest text block."""
+
+from __future__ import annotations
+
+import re
+
+from bs4 import Tag
+
+from parsers.notices import common
+from parsers.notices.base import Fields, Page, register
+from parsers.text import squash
+
+SELECTORS = {
+    "title": ("h1", "h2.title", "div.title"),
+    "furniture": (
+        "header",
+        "nav",
+        "footer",
+        "aside",
+        ".header",
+        ".footer",
+        ".nav",
+        "#header",
+        "#footer",
+    ),
+    "block_parents": ("div", "td", "article", "section", "main"),
+}
+MIN_BLOCK_CHARS = 40
+
+
+def largest_block(page: Page) -> Tag | None:
+    """The element whose direct ``<p>`` children hold the most text (page furniture excluded)."""
+    furniture = {id(t) for s in SELECTORS["furniture"] for t in common.select(page.soup, s)}
+    best: tuple[int, Tag | None] = (0, None)
+    for parent in page.soup.find_all(SELECTORS["block_parents"]):
+        if any(id(p) in furniture for p in (parent, *parent.parents)):
+            continue
+        size = sum(len(squash(p.get_text())) for p in parent.find_all("p", recursive=False))
+        if size > best[0]:
+            best = (size, parent)
+    return best[1] if best[0] >= MIN_BLOCK_CHARS else None
+
+
+def _title(page: Page) -> str | None:
+    meta = page.meta
+    head = page.soup.title.get_text() if page.soup.title else ""
+    head = re.split(r"\s*[-_|—]\s*", squash(head))[0] if head else ""
+    return (
+        meta.get("articletitle")
+        or meta.get("og:title")
+        or page.text_of(SELECTORS["title"])
+        or head
+        or None
+    )
+
+
+@register(
+    "generic",
+    hosts=(),
+    description="any other host: metas ArticleTitle/PubDate/ContentSource, largest text block",
+)
+def parse(page: Page) -> Fields:
+    meta = page.meta
+    return Fields(
+        title=_title(page),
+        body=largest_block(page),
+        published=meta.get("pubdate")
+        or meta.get("firstpublishedtime")
+        or common.labelled_value(page.soup, "发布时间")
+        or common.labelled_value(page.soup, "发布日期"),
+        issuer=meta.get("contentsource") or common.labelled_value(page.soup, "来源"),
+    )

@@ -1,0 +1,184 @@
+"""The offline demo: the synthetic site on loopback, an SMTP sink, three runs of check-updates.
+
+``DemoWorld`` builds a throw-away workspace (config = the project's ``config/`` overlaid with
+``samples/config/``; a copy of ``samples/site/``; SQLite state in a temp folder), serves the site
+on 127.0.0.1 and maps merics.org and the ministry hosts to it (``pipeline.HOST_MAP_ENV``), and
+collects the alerts in a loopback SMTP sink. Tests use the same world. The flow itself is passed
+in as a callable: this module does not import Prefect (imports go flows -> policywatch).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from policywatch.devtools.loopback import LoopbackServer
+from policywatch.devtools.mailsink import MailSink
+from policywatch.pipeline import HOST_MAP_ENV
+from policywatch.settings import PACKAGE_ROOT
+
+SAMPLES = PACKAGE_ROOT / "samples"
+SMTP_ENV = "POLICYWATCH_DEMO_SMTP_URL"
+Runner = Callable[[], dict[str, Any]]
+
+
+@dataclass
+class DemoWorld:
+    """A running demo: site server, mail sink, and the environment that points policywatch at them."""
+
+    root: Path
+    site: LoopbackServer
+    mail: MailSink
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.db"
+
+    def add_update(self) -> list[Path]:
+        """Publish the fourth issue (and its notices and the new feed) on the site."""
+        return _copy_tree(SAMPLES / "update", self.root / "site")
+
+    def messages(self) -> list[EmailMessage]:
+        return self.mail.messages
+
+
+def _copy_tree(src: Path, dst: Path) -> list[Path]:
+    copied = []
+    for path in sorted(src.rglob("*")):
+        if path.is_file():
+            target = dst / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            copied.append(target)
+    return copied
+
+
+def build_workspace(root: Path) -> None:
+    """config/ = project config + samples/config overlay; site/ = a copy of samples/site."""
+    shutil.copytree(PACKAGE_ROOT / "config", root / "config", dirs_exist_ok=True)
+    _copy_tree(SAMPLES / "config", root / "config")
+    _copy_tree(SAMPLES / "site", root / "site")
+
+
+@contextmanager
+def demo_world(root: Path | None = None, *, set_env: bool = True) -> Iterator[DemoWorld]:
+    """Start the demo's servers; with ``set_env`` the process env points policywatch at them."""
+    tmp = None if root is not None else tempfile.TemporaryDirectory(prefix="policywatch-demo-")
+    base = Path(tmp.name) if tmp is not None else Path(root or ".")
+    build_workspace(base)
+    saved = {k: os.environ.get(k) for k in _ENV_KEYS}
+    try:
+        with LoopbackServer(base / "site") as site, MailSink() as mail:
+            world = DemoWorld(base, site, mail)
+            world.env = {
+                "POLICYWATCH_CONFIG_DIR": str(world.config_dir),
+                "POLICYWATCH_STATE_URL": f"sqlite:///{world.state_path}",
+                HOST_MAP_ENV: site.base,
+                SMTP_ENV: mail.url(to="analyst@example.org", sender="alerts@example.org"),
+            }
+            if set_env:
+                os.environ.update(world.env)
+            yield world
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if tmp is not None:
+            tmp.cleanup()
+
+
+_ENV_KEYS = ("POLICYWATCH_CONFIG_DIR", "POLICYWATCH_STATE_URL", HOST_MAP_ENV, SMTP_ENV)
+
+
+# -- printing ---------------------------------------------------------------------------------------
+
+
+def first_lines(message: EmailMessage, count: int = 4) -> list[str]:
+    """The first non-empty lines of the plain-text part."""
+    part = message.get_body(preferencelist=("plain",)) if message.is_multipart() else message
+    text = part.get_content() if part is not None else ""
+    return [line.strip() for line in str(text).splitlines() if line.strip()][:count]
+
+
+def print_alerts(console: Console, messages: list[EmailMessage]) -> None:
+    if not messages:
+        console.print("  [dim]no alert e-mail arrived[/]")
+        return
+    for msg in messages:
+        console.print(f"  [bold]✉ {escape(str(msg['Subject']))}[/]")
+        for line in first_lines(msg)[1:]:  # the first line repeats the subject
+            console.print(f"      {line}", highlight=False, markup=False)
+
+
+def summary_table(summary: dict[str, Any], title: str) -> Table:
+    """A rich table of the run: issues, items, notices by status, alerts per watchlist."""
+    table = Table(title=title, show_lines=False)
+    table.add_column("what")
+    table.add_column("result", overflow="fold")
+    issues: dict[str, int] = {}
+    for issue in summary.get("issues", []):
+        issues[issue["status"]] = issues.get(issue["status"], 0) + 1
+    notices: dict[str, int] = {}
+    for notice in summary.get("notices", []):
+        notices[notice["status"]] = notices.get(notice["status"], 0) + 1
+    table.add_row("sources", ", ".join(_source(s) for s in summary.get("sources", [])) or "-")
+    table.add_row("issues", _fmt(issues))
+    table.add_row("new/revised items", str(len(summary.get("items", []))))
+    table.add_row("notices", _fmt(notices))
+    table.add_row("matches", str(len(summary.get("matches", []))))
+    for name in sorted({*summary.get("enqueued", {}), *summary.get("sent", {})}):
+        enq, sent = summary["enqueued"].get(name, 0), summary["sent"].get(name, 0)
+        failed = summary.get("failed", {}).get(name, 0)
+        table.add_row(f"alerts {name}", f"{enq} enqueued, {sent} sent, {failed} failed")
+    for error in summary.get("delivery_errors", []):
+        table.add_row("delivery problem", str(error))
+    return table
+
+
+def _source(s: dict[str, Any]) -> str:
+    return f"{s['name']} ({s['candidates']} candidates)" if s["ok"] else f"{s['name']} FAILED"
+
+
+def _fmt(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
+
+
+def run_demo(runner: Runner, console: Console) -> dict[str, int]:
+    """The three acts: first run, a second run with nothing new, a fourth issue appears."""
+    with demo_world() as world:
+        console.rule("[bold]policywatch demo[/]: synthetic MERICS site on " + world.site.base)
+        counts: dict[str, int] = {}
+        for act, title in enumerate(
+            ("1. first run: three issues", "2. second run: nothing new", "3. a fourth issue"), 1
+        ):
+            if act == 3:
+                world.add_update()
+            world.mail.clear()
+            summary = runner()
+            console.rule(title)
+            print_alerts(console, world.messages())
+            console.print(summary_table(summary, f"run {act} summary"))
+            counts[f"run{act}"] = len(world.messages())
+        console.print(
+            f"[bold green]done[/]: {counts['run1']} alert(s), then {counts['run2']} re-sent, "
+            f"then {counts['run3']} for the new issue. State was in {world.state_path}."
+        )
+        return counts

@@ -1,0 +1,555 @@
+"""The check-updates run as plain, typed steps: what the Prefect flows wrap and unit tests call.
+
+discover -> fetch + parse issue -> follow notices -> diff -> match -> build alerts -> record
+(alerts enqueued in the same transaction) -> deliver -> summarise. Each step is a small
+function with no Prefect import, so ``flows/`` stays a thin layer of verb-named tasks and the
+logic is testable in milliseconds. One failing source, issue or notice is caught by the caller
+(the flow), recorded in the :class:`RunSummary` and retried next run; only an unusable state
+database or no reachable source fails a run (:func:`check_reachable`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import httpx
+import sqlalchemy as sa
+
+from parsers.documents import load_document
+from parsers.merics import parse_issue
+from parsers.records import Issue, Notice, PolicyItem
+from policywatch.channels import SecretResolver, load_channels
+from policywatch.errors import PolicywatchError, StateError
+from policywatch.http import PoliteClient
+from policywatch.match import Matcher, tag_item
+from policywatch.models import Alert, Change, Match
+from policywatch.notices import fetch_notices, notice_links
+from policywatch.outbox import DeliveryReport, deliver_pending
+from policywatch.settings import Config, HttpSettings, SourceSettings
+from policywatch.sources import Candidate, SourceState, discover
+from policywatch.store import RecordResult, Store, alert_item_ref
+from policywatch.store_schema import alerts
+from policywatch.taxonomy import Taxonomy, load_taxonomy
+from policywatch.watchlists import Watchlist, load_watchlists
+
+__all__ = [
+    "HOST_MAP_ENV",
+    "FetchedIssue",
+    "IssueOutcome",
+    "ItemChange",
+    "MatchRow",
+    "NoticeRow",
+    "RunSummary",
+    "Runtime",
+    "SourceOutcome",
+    "build_alerts",
+    "check_reachable",
+    "diff_issue",
+    "make_client",
+    "match_items",
+    "open_runtime",
+    "parse_issue_bytes",
+    "record_issue",
+]
+
+# Test/demo-only hook: "http://127.0.0.1:PORT" sends every request to that loopback server,
+# under /<original host>/<path>, so the demo's issue pages can cite the real ministry URLs.
+HOST_MAP_ENV = "POLICYWATCH_HOST_MAP"
+SERIES = "MERICS China Industries"
+
+IssueStatus = Literal["new", "revised", "unchanged", "ignored", "failed"]
+
+
+# -- run context ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Runtime:
+    """What every step of one run shares: configuration, state, compiled watchlists."""
+
+    config: Config
+    store: Store
+    taxonomy: Taxonomy
+    watchlists: dict[str, Watchlist]
+    matcher: Matcher
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_runtime(config: Config, *, run_id: str | None = None) -> Runtime:
+    """Load and check the config, open (and migrate) the state; raise before any fetching."""
+    taxonomy = load_taxonomy(config)
+    watchlists = load_watchlists(config, taxonomy=taxonomy)
+    matcher = Matcher.build(watchlists, taxonomy, config.bodies)
+    store = Store.open(config.state_url())
+    return Runtime(
+        config=config,
+        store=store,
+        taxonomy=taxonomy,
+        watchlists={w.name: w for w in watchlists},
+        matcher=matcher,
+        run_id=run_id or uuid.uuid4().hex,
+    )
+
+
+class HostMapTransport(httpx.AsyncBaseTransport):
+    """Sends ``https://host/path`` to ``<base>/host/path`` on a loopback server (demo, tests)."""
+
+    def __init__(self, base: str) -> None:
+        target = httpx.URL(base)
+        if target.host not in ("127.0.0.1", "localhost", "::1"):
+            raise StateError(f"{HOST_MAP_ENV}={base}: only a loopback server may be mapped")
+        self._base = target
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        mapped = self._base.copy_with(path=f"/{url.host}{url.path}", query=url.query or None)
+        headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"host"]
+        headers.insert(0, (b"Host", mapped.netloc))
+        forwarded = httpx.Request(
+            request.method,
+            mapped,
+            headers=headers,
+            stream=request.stream,
+            extensions=request.extensions,
+        )
+        return await self._inner.handle_async_request(forwarded)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def make_client(settings: HttpSettings) -> PoliteClient:
+    """The run's one HTTP client; honours the loopback host map when ``HOST_MAP_ENV`` is set."""
+    base = os.environ.get(HOST_MAP_ENV)
+    return PoliteClient(settings, transport=HostMapTransport(base) if base else None)
+
+
+# -- the summary --------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceOutcome:
+    name: str
+    ok: bool
+    candidates: int = 0
+    error: str | None = None
+
+
+@dataclass
+class IssueOutcome:
+    url: str
+    source: str
+    status: IssueStatus
+    title: str | None = None
+    published: dt.date | None = None
+    items: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class ItemChange:
+    issue: str
+    item_id: str
+    section: str
+    headline: str
+    change: Change
+    sectors: list[str] = field(default_factory=list)
+    companies: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NoticeRow:
+    url: str
+    site: str
+    status: str
+    title: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class MatchRow:
+    watchlist: str
+    item_id: str
+    headline: str
+    issue: str
+    change: Change
+    reasons: str
+
+
+@dataclass
+class RunSummary:
+    """Everything a run did, for the artifacts, the CLI table and the ``runs`` table."""
+
+    run_id: str
+    dry_run: bool = False
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    sources: list[SourceOutcome] = field(default_factory=list)
+    issues: list[IssueOutcome] = field(default_factory=list)
+    items: list[ItemChange] = field(default_factory=list)
+    notices: list[NoticeRow] = field(default_factory=list)
+    matches: list[MatchRow] = field(default_factory=list)
+    enqueued: Counter[str] = field(default_factory=Counter)
+    sent: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    delivery_errors: list[str] = field(default_factory=list)
+
+    def issue_counts(self) -> Counter[str]:
+        return Counter(i.status for i in self.issues)
+
+    def notice_counts(self) -> Counter[str]:
+        return Counter(n.status for n in self.notices)
+
+    def alert_rows(self) -> list[dict[str, Any]]:
+        """Per watchlist: alerts enqueued, sent and failed in this run."""
+        names = sorted(
+            {*self.enqueued, *self.sent, *self.failed, *(m.watchlist for m in self.matches)}
+        )
+        return [
+            {
+                "watchlist": n,
+                "matches": sum(m.watchlist == n for m in self.matches),
+                "enqueued": self.enqueued[n],
+                "sent": self.sent[n],
+                "failed": self.failed[n],
+            }
+            for n in names
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe; stored as the run's summary and returned by the flow."""
+        data = asdict(self)
+        for key in ("enqueued", "sent", "failed"):
+            data[key] = dict(getattr(self, key))
+        result: dict[str, Any] = json.loads(json.dumps(data, default=str))
+        return result
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FetchedIssue:
+    """One issue read and parsed, with the hash that tells a re-published copy from a revision."""
+
+    source: str
+    url: str
+    issue: Issue
+    content_hash: str
+
+    @property
+    def issue_id(self) -> str:
+        return self.issue.issue.url or self.url
+
+    @property
+    def title(self) -> str:
+        return self.issue.issue.title or self.url
+
+
+async def discover_source(
+    store: Store,
+    client: PoliteClient,
+    source: SourceSettings,
+    config: Config,
+    since: dt.date | None,
+) -> tuple[list[Candidate], SourceState, SourceOutcome]:
+    """New candidates of one source; the new state is saved only after they are processed."""
+    state = SourceState.model_validate(store.source_state(source.name) or {})
+    found, new_state = await discover(source, client, state, since=since, root=config.root)
+    ok = new_state.consecutive_failures == 0
+    error = None if ok else new_state.last_error
+    return found, new_state, SourceOutcome(source.name, ok, len(found), error)
+
+
+def forget_failed(state: SourceState, failed_keys: Iterable[str]) -> SourceState:
+    """Drop failed candidates from ``seen`` so the next run tries them again."""
+    failed = set(failed_keys)
+    return state.model_copy(update={"seen": [k for k in state.seen if k not in failed]})
+
+
+def count_source_failure(store: Store, name: str, summary: RunSummary) -> None:
+    """Persist one more consecutive failure of a source that stayed unreachable after retries."""
+    state = SourceState.model_validate(store.source_state(name) or {})
+    error = next((o.error for o in summary.sources if o.name == name), None)
+    state.consecutive_failures += 1
+    state.last_error = error
+    store.save_source_state(name, state.model_dump(mode="json"))
+
+
+async def read_candidate(client: PoliteClient, candidate: Candidate) -> bytes:
+    """The candidate's bytes: already fetched by discovery, else fetched (or read) now."""
+    if candidate.content is not None:
+        return candidate.content
+    if candidate.path is not None:
+        return candidate.path.read_bytes()
+    if candidate.url is None:
+        raise PolicywatchError(f"candidate {candidate.key} has neither content, path nor URL")
+    return (await client.get(candidate.url)).content
+
+
+def candidate_location(candidate: Candidate) -> str:
+    return candidate.url or (str(candidate.path) if candidate.path else candidate.key)
+
+
+def selected_sources(config: Config, names: Sequence[str] | None) -> list[SourceSettings]:
+    """The enabled sources, or the named subset; an unknown name is a config error to report."""
+    configured = {s.name: s for s in config.app.sources}
+    if not names:
+        return [s for s in configured.values() if s.enabled]
+    unknown = [n for n in names if n not in configured]
+    if unknown:
+        raise PolicywatchError(
+            f"unknown source(s): {', '.join(unknown)}",
+            hint=f"configured sources: {', '.join(configured) or '(none)'}",
+        )
+    return [configured[n] for n in names]
+
+
+def check_reachable(outcomes: Sequence[SourceOutcome]) -> None:
+    """Fail the run when no source could be read at all: then nothing else can be trusted."""
+    if outcomes and not any(o.ok for o in outcomes):
+        details = "; ".join(f"{o.name}: {o.error}" for o in outcomes)
+        raise PolicywatchError(
+            f"no source was reachable ({details})",
+            hint="check the network and the source URLs in config/policywatch.yaml",
+        )
+
+
+def issue_hash(issue: Issue) -> str:
+    data = issue.model_dump(mode="json", exclude={"issue": {"url"}})
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_issue_bytes(
+    data: bytes, url: str, config: Config, *, source: str = "", kind: str | None = None
+) -> FetchedIssue | None:
+    """Parse one issue; ``None`` when the page belongs to another series (China Essentials...)."""
+    doc = load_document(data, url, kind=kind)
+    if doc.series and "china industries" not in doc.series.lower():
+        return None
+    issue = parse_issue(doc, config.bodies, url=url)
+    if not issue.items:
+        return None
+    return FetchedIssue(source=source, url=url, issue=issue, content_hash=issue_hash(issue))
+
+
+def tag_issue(fetched: FetchedIssue, taxonomy: Taxonomy) -> FetchedIssue:
+    """Fill each item's sectors and companies from the taxonomy (before hashing for the diff)."""
+    items = [tag_item(i, taxonomy) for i in fetched.issue.items]
+    issue = fetched.issue.model_copy(update={"items": items})
+    return FetchedIssue(fetched.source, fetched.url, issue, issue_hash(issue))
+
+
+def is_known(store: Store, fetched: FetchedIssue) -> bool:
+    """The same issue with the same content was recorded before: skip matching and alerts."""
+    return store.known_issue(fetched.issue_id) == fetched.content_hash
+
+
+def links_by_item(fetched: FetchedIssue, client: PoliteClient) -> dict[str, list[str]]:
+    return {i.id: notice_links(i, client.is_allowed) for i in fetched.issue.items}
+
+
+def notices_to_retry(store: Store, links: dict[str, list[str]]) -> dict[str, list[str]]:
+    """For an unchanged issue: only links never fetched or whose last fetch failed."""
+    out: dict[str, list[str]] = {}
+    for item_id, urls in links.items():
+        stale = [u for u in urls if (n := store.notice(u)) is None or n.status != "ok"]
+        if stale:
+            out[item_id] = stale
+    return out
+
+
+async def follow_notices(
+    client: PoliteClient, links: dict[str, list[str]], config: Config
+) -> list[Notice]:
+    """Fetch every cited notice once, concurrently; failures come back as notice statuses."""
+    urls = list(dict.fromkeys(u for urls in links.values() for u in urls))
+    if not urls:
+        return []
+    return await fetch_notices(client, urls, config.bodies)
+
+
+def diff_issue(store: Store, fetched: FetchedIssue) -> dict[str, Change]:
+    return store.diff_items(fetched.issue.items)
+
+
+def match_items(
+    matcher: Matcher,
+    fetched: FetchedIssue,
+    changes: dict[str, Change],
+    notices: Sequence[Notice],
+    links: dict[str, list[str]],
+    *,
+    force: bool = False,
+) -> list[Match]:
+    """Match new and revised items (every item with ``force``) with their linked notices."""
+    by_url = {n.url: n for n in notices}
+    out: list[Match] = []
+    for item in fetched.issue.items:
+        if not force and changes.get(item.id, "new") == "unchanged":
+            continue
+        cited = [by_url[u] for u in links.get(item.id, []) if u in by_url]
+        out.extend(matcher.match(item, cited))
+    return out
+
+
+def build_alerts(
+    watchlists: dict[str, Watchlist],
+    matches: Iterable[Match],
+    items: Sequence[PolicyItem],
+    changes: dict[str, Change],
+    run_id: str,
+) -> list[Alert]:
+    """One outbox row per (match, channel); a revision gets its own key, a repeat does not."""
+    by_id = {i.id: i for i in items}
+    alerts: list[Alert] = []
+    for match in matches:
+        watchlist = watchlists[match.watchlist]
+        change = changes.get(match.item_id, "new")
+        change = "new" if change == "unchanged" else change
+        ref = alert_item_ref(by_id[match.item_id], change)
+        for channel in watchlist.channels:
+            key = Alert.make_key(watchlist.name, channel, ref, watchlist.mode)
+            alerts.append(
+                Alert(
+                    key=key,
+                    watchlist=watchlist.name,
+                    channel=channel,
+                    item_id=match.item_id,
+                    kind=watchlist.mode,
+                    run_id=run_id,
+                    change=change,
+                    reasons=match.reasons,
+                )
+            )
+    return alerts
+
+
+def record_issue(
+    store: Store,
+    fetched: FetchedIssue,
+    notices: Sequence[Notice],
+    links: dict[str, list[str]],
+    alerts: Sequence[Alert],
+    run_id: str,
+) -> RecordResult:
+    """Items, notices, links and alerts in one transaction (a crash leaves all or nothing)."""
+    fetched_urls = {n.url for n in notices}
+    item_links = {k: [u for u in v if u in fetched_urls] for k, v in links.items()}
+    return store.record(
+        issue_id=fetched.issue_id, source=fetched.source, meta=fetched.issue.issue,
+        content_hash=fetched.content_hash, items=fetched.issue.items, notices=notices,
+        item_notices={k: v for k, v in item_links.items() if v}, alerts=alerts, run_id=run_id,
+    )  # fmt: skip
+
+
+# -- summary helpers ------------------------------------------------------------------------------
+
+
+def reason_text(match: Match) -> str:
+    return "; ".join(f"{r.facet} {r.term} ({r.field}: {r.found})" for r in match.reasons)
+
+
+def summarise_issue(
+    summary: RunSummary,
+    fetched: FetchedIssue,
+    changes: dict[str, Change],
+    notices: Sequence[Notice],
+    matches: Sequence[Match],
+) -> IssueOutcome:
+    """Add one processed issue's items, notices and matches to the run summary."""
+    counts = Counter(changes.values())
+    status: IssueStatus = "new" if counts["new"] == len(changes) and changes else "revised"
+    if not counts["new"] and not counts["revised"]:
+        status = "unchanged"
+    by_id = {i.id: i for i in fetched.issue.items}
+    for item in fetched.issue.items:
+        change = changes.get(item.id, "new")
+        if change != "unchanged":
+            summary.items.append(
+                ItemChange(
+                    fetched.title,
+                    item.id,
+                    item.section,
+                    item.headline,
+                    change,
+                    list(item.sectors),
+                    list(item.companies),
+                )
+            )
+    summary.notices.extend(NoticeRow(n.url, n.site, n.status, n.title, n.error) for n in notices)
+    for m in matches:
+        item = by_id[m.item_id]
+        change = changes.get(m.item_id, "new")
+        summary.matches.append(
+            MatchRow(m.watchlist, m.item_id, item.headline, fetched.title, change, reason_text(m))
+        )
+    outcome = IssueOutcome(
+        url=fetched.url, source=fetched.source, status=status, title=fetched.issue.issue.title,
+        published=fetched.issue.issue.published, items={str(k): v for k, v in counts.items()},
+    )  # fmt: skip
+    summary.issues.append(outcome)
+    return outcome
+
+
+def count_enqueued(summary: RunSummary, alerts: Sequence[Alert], enqueued: int) -> None:
+    """Attribute newly enqueued alerts to watchlists (keys already in the outbox are skipped)."""
+    if enqueued == len(alerts):
+        summary.enqueued.update(a.watchlist for a in alerts)
+    elif enqueued:
+        summary.enqueued["(several)"] += enqueued
+
+
+# -- delivery -------------------------------------------------------------------------------------
+
+
+def deliver_alerts(
+    rt: Runtime, summary: RunSummary, resolver: SecretResolver | None = None
+) -> DeliveryReport | None:
+    """Send what the outbox owes (this run's alerts and earlier retries); never raises on a send.
+
+    A channels file that cannot be loaded leaves every alert pending and is reported, so the
+    next run (with the config fixed) delivers them.
+    """
+    try:
+        channels = load_channels(rt.config.dir / "channels.yaml")
+    except PolicywatchError as exc:
+        summary.delivery_errors.append(f"channels not loaded, alerts stay pending: {exc}")
+        return None
+    before = outbox_counts(rt.store)
+    report = deliver_pending(
+        rt.store, channels, config=rt.config.app.delivery, secret_resolver=resolver,
+        worker_id=f"run-{rt.run_id[:12]}",
+    )  # fmt: skip
+    after = outbox_counts(rt.store)
+    for (watchlist, status), n in after.items():
+        delta = n - before.get((watchlist, status), 0)
+        if delta > 0 and status in ("sent", "failed"):
+            (summary.sent if status == "sent" else summary.failed)[watchlist] += delta
+    summary.delivery_errors.extend(report.errors)
+    return report
+
+
+def outbox_counts(store: Store) -> Counter[tuple[str, str]]:
+    """Alerts per (watchlist, status): the before/after difference is what a delivery did."""
+    query = sa.select(alerts.c.watchlist, alerts.c.status, sa.func.count()).group_by(
+        alerts.c.watchlist, alerts.c.status
+    )
+    with store.read() as conn:
+        return Counter({(w, s): int(n) for w, s, n in conn.execute(query)})
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,188 @@
+"""Named schema migrations, each applied in one transaction and recorded in ``schema_migrations``.
+
+Migrations are frozen: once released, a migration's DDL never changes; a schema change is a new
+entry at the end of ``MIGRATIONS`` (and the matching change in ``store_schema``). Opening a
+database applies what is missing; a database that records a migration this code does not know
+was written by a newer policywatch and is refused rather than silently misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from policywatch.errors import StateError
+from policywatch.store_db import advisory_key, write_tx
+from policywatch.store_schema import JsonText, UtcDateTime, schema_migrations, utcnow
+
+Migration = tuple[str, Callable[[Connection], None]]
+
+
+def _initial(conn: Connection) -> None:
+    """0001: every table of DESIGN 3.3 (the outbox without its claim columns)."""
+    md = sa.MetaData()
+    ts = UtcDateTime
+    sa.Table(
+        "sources",
+        md,
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("state", JsonText(), nullable=False),
+        sa.Column("updated_at", ts(), nullable=False),
+    )
+    sa.Table(
+        "issues",
+        md,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("source", sa.String(200), nullable=False),
+        sa.Column("title", sa.Text),
+        sa.Column("published", sa.Date),
+        sa.Column("url", sa.Text),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("data", JsonText(), nullable=False),
+        sa.Column("first_seen", ts(), nullable=False),
+        sa.Column("last_seen", ts(), nullable=False),
+    )
+    sa.Table(
+        "items",
+        md,
+        sa.Column("id", sa.String(200), primary_key=True),
+        sa.Column("issue_id", sa.Text, sa.ForeignKey("issues.id"), nullable=False, index=True),
+        sa.Column("section", sa.String(40), nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("date", sa.Date),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("previous_hash", sa.String(64)),
+        sa.Column("data", JsonText(), nullable=False),
+        sa.Column("first_seen", ts(), nullable=False),
+        sa.Column("last_seen", ts(), nullable=False),
+    )
+    sa.Table(
+        "notices",
+        md,
+        sa.Column("url", sa.Text, primary_key=True),
+        sa.Column("site", sa.String(200), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("content_hash", sa.String(64)),
+        sa.Column("previous_hash", sa.String(64)),
+        sa.Column("data", JsonText(), nullable=False),
+        sa.Column("first_seen", ts(), nullable=False),
+        sa.Column("last_checked", ts(), nullable=False),
+        sa.Column("last_error", sa.Text),
+    )
+    sa.Table(
+        "item_notices",
+        md,
+        sa.Column("item_id", sa.String(200), sa.ForeignKey("items.id"), primary_key=True),
+        sa.Column("notice_url", sa.Text, primary_key=True, index=True),
+    )
+    sa.Table(
+        "alerts",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("key", sa.String(500), nullable=False, unique=True),
+        sa.Column("watchlist", sa.String(200), nullable=False),
+        sa.Column("channel", sa.String(200), nullable=False),
+        sa.Column("item_id", sa.String(200), nullable=False, index=True),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("change", sa.String(20), nullable=False, server_default="new"),
+        sa.Column("status", sa.String(20), nullable=False, server_default="pending"),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("next_attempt_at", ts()),
+        sa.Column("last_error", sa.Text),
+        sa.Column("created_at", ts(), nullable=False),
+        sa.Column("sent_at", ts()),
+        sa.Column("run_id", sa.String(200)),
+        sa.Column("reasons", JsonText(), nullable=False),
+    )
+    sa.Table(
+        "runs",
+        md,
+        sa.Column("id", sa.String(200), primary_key=True),
+        sa.Column("started_at", ts(), nullable=False),
+        sa.Column("finished_at", ts()),
+        sa.Column("status", sa.String(40), nullable=False),
+        sa.Column("summary", JsonText()),
+    )
+    sa.Table(
+        "locks",
+        md,
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("owner", sa.Text, nullable=False),
+        sa.Column("acquired_at", ts(), nullable=False),
+        sa.Column("expires_at", ts(), nullable=False),
+    )
+    md.create_all(conn)
+
+
+def _alert_claims(conn: Connection) -> None:
+    """0002: outbox claims, so that several workers never deliver the same alert twice."""
+    pg = conn.dialect.name == "postgresql"
+    stamp = "TIMESTAMP WITH TIME ZONE" if pg else "VARCHAR(32)"
+    false = "false" if pg else "0"
+    conn.exec_driver_sql("ALTER TABLE alerts ADD COLUMN claimed_by TEXT")
+    conn.exec_driver_sql(f"ALTER TABLE alerts ADD COLUMN claimed_until {stamp}")
+    conn.exec_driver_sql(
+        f"ALTER TABLE alerts ADD COLUMN ops_notified BOOLEAN NOT NULL DEFAULT {false}"
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_alerts_status_next ON alerts (status, next_attempt_at)")
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_initial", _initial),
+    ("0002_alert_claims", _alert_claims),
+]
+
+
+def applied(conn: Connection) -> set[str]:
+    return set(conn.execute(sa.select(schema_migrations.c.name)).scalars())
+
+
+def migrate(engine: Engine, *, upto: str | None = None) -> list[str]:
+    """Apply the missing migrations in order (stopping after ``upto``); returns the names applied."""
+    known = [name for name, _ in MIGRATIONS]
+    if upto is not None and upto not in known:
+        raise ValueError(f"unknown migration {upto!r}; known: {', '.join(known)}")
+    with _migration_tx(engine) as conn:
+        schema_migrations.create(conn, checkfirst=True)
+    done: list[str] = []
+    for name, step in MIGRATIONS:
+        if _apply(engine, name, step, known):
+            done.append(name)
+        if name == upto:
+            break
+    return done
+
+
+def _apply(engine: Engine, name: str, step: Callable[[Connection], None], known: list[str]) -> bool:
+    """One migration in one transaction; re-checked under a lock so concurrent opens apply it once."""
+    with _migration_tx(engine) as conn:
+        done = applied(conn)
+        _refuse_newer(done, known)
+        if name in done:
+            return False
+        step(conn)
+        conn.execute(schema_migrations.insert().values(name=name, applied_at=utcnow()))
+        return True
+
+
+@contextmanager
+def _migration_tx(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that only one process at a time gets (SQLite: BEGIN IMMEDIATE)."""
+    with write_tx(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            key = advisory_key(conn, "migrations")
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        yield conn
+
+
+def _refuse_newer(done: set[str], known: list[str]) -> None:
+    unknown = sorted(done - set(known))
+    if unknown:
+        raise StateError(
+            f"the state database was written by a newer policywatch (migration '{unknown[-1]}'); "
+            "upgrade policywatch or point POLICYWATCH_STATE_URL elsewhere",
+            hint=f"this policywatch knows migrations up to '{known[-1]}'",
+        )

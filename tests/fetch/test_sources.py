@@ -1,0 +1,306 @@
+"""Issue discovery against a loopback MERICS-like site and a folder of saved issues."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from policywatch.devtools.loopback import LoopbackServer, Reply
+from policywatch.http import PoliteClient
+from policywatch.settings import HttpSettings, SourceSettings
+from policywatch.sources import (
+    Candidate,
+    SourceState,
+    canonical_merics_url,
+    discover,
+    is_china_industries,
+)
+
+from .conftest import SITE
+
+pytestmark = pytest.mark.anyio
+
+ROBOT = "https://merics.org/en/merics-briefs/robot-standards-battery-recycling-chip-subsidies"
+GRID = "https://merics.org/en/merics-briefs/grid-upgrades-data-exchanges-drone-rules"
+ESSENTIALS = "https://merics.org/en/merics-briefs/party-plenum-trade-talks-local-debt"
+BRIEFING = "https://merics.org/en/briefing/merics-china-industries-briefing-march-2021"
+
+
+def merics_source(site: LoopbackServer, **kw: object) -> SourceSettings:
+    values: dict[str, object] = {
+        "name": "merics",
+        "type": "merics",
+        "feed_url": site.url("/en/rss.xml"),
+        "listing_url": site.url("/en/analysis?field_publication_type=15"),
+    }
+    values.update(kw)
+    return SourceSettings.model_validate(values)
+
+
+async def run(
+    source: SourceSettings,
+    settings: HttpSettings,
+    state: SourceState,
+    root: Path,
+    since: date | None = None,
+) -> tuple[list[Candidate], SourceState]:
+    async with PoliteClient(settings) as client:
+        return await discover(source, client, state, since=since, root=root)
+
+
+async def test_first_run_finds_china_industries_and_rejects_essentials(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    found, state = await run(merics_source(merics_site), http_settings, SourceState(), tmp_path)
+    assert [c.key for c in found] == [ROBOT, GRID]
+    robot = found[0]
+    assert robot.url == ROBOT
+    assert robot.title == "Robot standards + Battery recycling + Chip subsidies"
+    assert robot.published == date(2024, 11, 6)
+    assert robot.content
+    assert b"MERICS Top 5" in robot.content
+    assert robot.content_type
+    assert robot.content_type.startswith("text/html")
+    # every unseen brief fetched exactly once; the /de/ twin and non-brief links never
+    counts = merics_site.counts
+    assert counts["/en/rss.xml"] == 1
+    for key in (ROBOT, GRID, ESSENTIALS):
+        assert counts[key.removeprefix("https://merics.org")] == 1
+    assert merics_site.total_requests() == 4
+    assert set(state.seen) == {ROBOT, GRID, ESSENTIALS}
+    assert state.etag
+    assert state.consecutive_failures == 0
+    assert state.last_ok is not None
+
+
+async def test_second_run_with_nothing_new_makes_exactly_one_conditional_request(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    source = merics_source(merics_site)
+    _, state = await run(source, http_settings, SourceState(), tmp_path)
+    saved = SourceState.model_validate_json(state.model_dump_json())  # as the store keeps it
+    merics_site.reset_counts()
+
+    found, state2 = await run(source, http_settings, saved, tmp_path)
+
+    assert found == []
+    assert merics_site.total_requests() == 1
+    assert merics_site.log[0].headers["if-none-match"] == saved.etag
+    assert state2.seen == saved.seen
+
+
+async def test_a_new_issue_in_the_feed_is_the_only_page_fetched(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    source = merics_source(merics_site)
+    _, state = await run(source, http_settings, SourceState(), tmp_path)
+    site_v2 = tmp_path / "site"
+    shutil.copytree(SITE / "merics", site_v2)
+    briefs = site_v2 / "en" / "merics-briefs"
+    page = (briefs / "grid-upgrades-data-exchanges-drone-rules.html").read_text("utf-8")
+    (briefs / "solar-glut-ev-exports-ai-rules.html").write_text(
+        page.replace("Grid upgrades + Data exchanges + Drone rules", "Solar glut + EV exports"),
+        "utf-8",
+    )
+    feed = site_v2 / "en" / "rss.xml"
+    item = (
+        "<item><title>Solar glut + EV exports</title>"
+        "<link>https://merics.org/en/merics-briefs/solar-glut-ev-exports-ai-rules</link>"
+        "<pubDate>Wed, 04 Dec 2024 09:00:00 +0000</pubDate></item>"
+    )
+    feed.write_text(feed.read_text("utf-8").replace("<item>", item + "<item>", 1), "utf-8")
+    merics_site.set_root(site_v2)
+    merics_site.reset_counts()
+
+    found, _ = await run(source, http_settings, state, tmp_path)
+
+    assert [c.title for c in found] == ["Solar glut + EV exports"]
+    assert dict(merics_site.counts) == {
+        "/en/rss.xml": 1,
+        "/en/merics-briefs/solar-glut-ev-exports-ai-rules": 1,
+    }
+
+
+async def test_feed_failure_falls_back_to_the_listing(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    merics_site.routes["/en/rss.xml"] = lambda req: Reply(503, {}, b"down")
+    settings = http_settings.model_copy(update={"max_attempts": 2, "backoff_base": 0.01})
+    found, state = await run(merics_source(merics_site), settings, SourceState(), tmp_path)
+    assert [c.key for c in found] == [ROBOT, GRID, BRIEFING]
+    assert found[2].published == date(2021, 3, 31)
+    assert merics_site.counts["/en/rss.xml"] == 2
+    # page 0, then page 1 which adds nothing, so pagination stops
+    assert merics_site.counts["/en/analysis"] == 2
+    assert [r.query.get("page") for r in merics_site.log if r.path == "/en/analysis"] == [
+        None,
+        ["1"],
+    ]
+    assert state.consecutive_failures == 0
+
+
+async def test_since_bounds_a_backfill_from_the_listing(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    found, _ = await run(
+        merics_source(merics_site), http_settings, SourceState(), tmp_path, since=date(2024, 10, 3)
+    )
+    assert [c.key for c in found] == [ROBOT]
+    assert merics_site.counts["/en/analysis"] >= 1
+    # feed items older than `since` are not even fetched
+    assert merics_site.counts["/en/merics-briefs/grid-upgrades-data-exchanges-drone-rules"] == 0
+
+
+async def test_backfill_reaches_issues_the_feed_no_longer_lists(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    found, _ = await run(
+        merics_source(merics_site), http_settings, SourceState(), tmp_path, since=date(2021, 1, 1)
+    )
+    assert BRIEFING in [c.key for c in found]
+
+
+async def test_listing_pagination_reads_until_no_new_links(
+    http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    pages = {
+        None: '<a href="/en/merics-briefs/a-one">1</a>',
+        "1": '<a href="/en/merics-briefs/b-two">2</a>',
+        "2": '<a href="/en/merics-briefs/b-two">2</a>',
+    }
+    body = "<html><main><div class='series'>MERICS China Industries</div><h1>{}</h1></main></html>"
+    with LoopbackServer() as site:
+        site.routes["/en/analysis"] = lambda req: Reply(
+            200,
+            {"Content-Type": "text/html"},
+            pages[(req.query.get("page") or [None])[0]].encode(),
+        )
+        for slug in ("a-one", "b-two"):
+            site.routes[f"/en/merics-briefs/{slug}"] = lambda req, s=slug: Reply(
+                200, {"Content-Type": "text/html"}, body.format(s).encode()
+            )
+        source = SourceSettings(
+            name="m", type="merics", feed_url=None, listing_url=site.url("/en/analysis?x=15")
+        )
+        found, _ = await run(source, http_settings, SourceState(), tmp_path)
+        assert [c.title for c in found] == ["a-one", "b-two"]
+        assert site.counts["/en/analysis"] == 3
+
+
+async def test_total_failure_is_recorded_in_the_state(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    source = merics_source(
+        merics_site, feed_url=merics_site.url("/gone.xml"), listing_url=merics_site.url("/gone")
+    )
+    found, state = await run(source, http_settings, SourceState(), tmp_path)
+    assert found == []
+    assert state.consecutive_failures == 1
+    assert state.last_error
+    assert "/gone" in state.last_error
+    _, state = await run(source, http_settings, state, tmp_path)
+    assert state.consecutive_failures == 2
+    _, state = await run(merics_source(merics_site), http_settings, state, tmp_path)
+    assert state.consecutive_failures == 0
+
+
+async def test_a_failing_candidate_page_is_retried_next_run(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    path = "/en/merics-briefs/grid-upgrades-data-exchanges-drone-rules"
+    merics_site.routes[path] = lambda req: Reply(404, {}, b"")
+    found, state = await run(merics_source(merics_site), http_settings, SourceState(), tmp_path)
+    assert [c.key for c in found] == [ROBOT]
+    assert GRID not in state.seen
+    assert state.etag is None  # so the next run reads the feed in full, not a 304
+    del merics_site.routes[path]
+    found, _ = await run(merics_source(merics_site), http_settings, state, tmp_path)
+    assert [c.key for c in found] == [GRID]
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        (
+            "https://www.merics.org/en/merics-briefs/a-b-c",
+            "https://merics.org/en/merics-briefs/a-b-c",
+        ),
+        (
+            "http://blog.merics.org/en/merics-briefs/a-b-c/",
+            "https://merics.org/en/merics-briefs/a-b-c",
+        ),
+        ("https://new.merics.org/en/briefing/x-2020", "https://merics.org/en/briefing/x-2020"),
+        (
+            "https://jeans.merics.org/de/merics-briefs/a?utm=1#top",
+            "https://merics.org/en/merics-briefs/a",
+        ),
+        ("/en/merics-briefs/rel", "https://merics.org/en/merics-briefs/rel"),
+        ("https://merics.org/en/merics-briefs/", None),
+        ("https://merics.org/en/report/a-report", None),
+        ("https://evil.example/en/merics-briefs/a", None),
+        ("https://merics.org.evil.example/en/merics-briefs/a", None),
+    ],
+)
+def test_canonical_merics_url(link: str, expected: str | None) -> None:
+    assert canonical_merics_url(link) == expected
+
+
+def test_series_label_in_the_menu_does_not_count() -> None:
+    page = (SITE / "merics/en/merics-briefs/party-plenum-trade-talks-local-debt.html").read_bytes()
+    assert b"MERICS China Industries" in page  # only in the navigation menu
+    assert not is_china_industries(page)
+
+
+# -- folder source ---------------------------------------------------------------------------
+
+
+def folder_source(path: str) -> SourceSettings:
+    return SourceSettings(name="inbox", type="folder", path=path)
+
+
+async def test_folder_source_new_and_changed_files(
+    http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "2024").mkdir(parents=True)
+    (inbox / "issue-oct.txt").write_text("MERICS China Industries\nOctober", "utf-8")
+    (inbox / "2024" / "issue-nov.html").write_text("<h1>MERICS China Industries</h1>", "utf-8")
+    (inbox / "issue-dec.pdf").write_bytes(b"%PDF-1.4 synthetic")
+    (inbox / "notes.docx").write_bytes(b"ignored")
+    (inbox / ".hidden.txt").write_text("ignored", "utf-8")
+    source = folder_source("inbox")  # relative to the project root
+
+    found, state = await run(source, http_settings, SourceState(), tmp_path)
+    assert sorted(c.path.name for c in found if c.path) == [
+        "issue-dec.pdf",
+        "issue-nov.html",
+        "issue-oct.txt",
+    ]
+    pdf = next(c for c in found if c.path and c.path.suffix == ".pdf")
+    assert (pdf.content, pdf.content_type, pdf.url) == (
+        b"%PDF-1.4 synthetic",
+        "application/pdf",
+        None,
+    )
+    assert pdf.key.startswith("sha256:")
+
+    again, state = await run(source, http_settings, state, tmp_path)
+    assert again == []
+
+    (inbox / "issue-oct.txt").write_text("MERICS China Industries\nOctober, corrected", "utf-8")
+    (inbox / "copy-of-nov.html").write_text("<h1>MERICS China Industries</h1>", "utf-8")
+    changed, _ = await run(source, http_settings, state, tmp_path)
+    assert [c.path.name for c in changed if c.path] == ["issue-oct.txt"]
+
+
+async def test_missing_folder_is_a_recorded_failure(
+    http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    found, state = await run(folder_source("nowhere"), http_settings, SourceState(), tmp_path)
+    assert found == []
+    assert state.consecutive_failures == 1
+    assert state.last_error
+    assert "nowhere" in state.last_error

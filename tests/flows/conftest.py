@@ -1,0 +1,92 @@
+"""Flow tests: one real Prefect server for the whole session (shared with tests/e2e), tuned.
+
+Settings per PREFECT.md §1: batch sizes on the server, no heartbeat join, a temp results path,
+quiet task.fn warnings. Each test gets a fresh demo world: the synthetic site and an SMTP sink
+on loopback, a temp config folder and SQLite state (see ``policywatch.demo``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", tempfile.mkdtemp(prefix="pw-results-"))
+
+import asyncio  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from prefect.client.orchestration import get_client  # noqa: E402
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId  # noqa: E402
+from prefect.settings import (  # noqa: E402
+    PREFECT_API_URL,
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    PREFECT_RESULTS_LOCAL_STORAGE_PATH,
+    temporary_settings,
+)
+
+from flows import testing  # noqa: E402
+from policywatch.demo import DemoWorld, demo_world  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[testing.PrefectServer]:
+    server = testing.acquire()
+    try:
+        yield server
+    finally:
+        testing.release()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_api(prefect_server: testing.PrefectServer) -> Iterator[str]:
+    results = tempfile.mkdtemp(prefix="pw-results-")
+    updates: dict[Any, Any] = {
+        PREFECT_API_URL: prefect_server.api,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
+        PREFECT_RESULTS_LOCAL_STORAGE_PATH: results,
+    }
+    with temporary_settings(updates=updates):
+        yield prefect_server.api
+
+
+@pytest.fixture
+def world(tmp_path: Any) -> Iterator[DemoWorld]:
+    with demo_world(tmp_path / "demo") as w:
+        yield w
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _run_flow(flow: Any, **params: Any) -> Any:
+    async def call() -> Any:
+        return await flow(**params, return_state=True)
+
+    return asyncio.run(call())
+
+
+def _artifacts_of(state: Any) -> dict[str, Any]:
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+        )
+    return {a.key: a for a in found if a.key}
+
+
+@pytest.fixture
+def run_flow() -> Any:
+    """``run_flow(flow, **params)``: the flow's final state (failures returned, not raised)."""
+    return _run_flow
+
+
+@pytest.fixture
+def artifacts_of() -> Any:
+    """``artifacts_of(state)``: that run's artifacts by key."""
+    return _artifacts_of

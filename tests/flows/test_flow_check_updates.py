@@ -1,0 +1,150 @@
+"""check-updates end to end over the loopback demo site: issues, notices, state, matches, e-mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from flows.check_updates import check_updates
+from policywatch.demo import DemoWorld
+from policywatch.store import Store
+from policywatch.store_schema import alerts, issues, items
+
+BATTERY_ISSUE = "https://merics.org/en/merics-briefs/battery-passports-industrial-robots-rare-earth-tracing"
+AI_ISSUE = "https://merics.org/en/merics-briefs/ai-plus-manufacturing-hydrogen-pipelines-data-exchanges"
+OLD_ISSUE = "https://merics.org/en/briefing/merics-china-industries-briefing-december-2020"
+ESSENTIALS = "fuel-exports-emission-quotas-local-cadres"
+MEE = "https://www.mee.gov.cn/xxgk2018/xxgk/xxgk03/202602/t20260224_1123456.html"
+SAMR = "https://www.samr.gov.cn/zw/zfxxgk/fdzdgknr/zljds/art/2026/art_0f1e2d3c4b5a69788796a5b4c3d2e1f0.html"
+NDRC = "https://www.ndrc.gov.cn/xxgk/zcfb/tz/202603/t20260310_1401234.html"
+
+
+def rows(world: DemoWorld, table: sa.Table) -> list[Any]:
+    with Store.open(f"sqlite:///{world.state_path}") as store, store.read() as conn:
+        return list(conn.execute(sa.select(table)))
+
+
+def subjects(world: DemoWorld) -> list[str]:
+    return sorted(str(m["Subject"]) for m in world.messages())
+
+
+def test_first_run_records_issues_notices_and_sends_alerts(world: DemoWorld, run_flow: Any) -> None:
+    state = run_flow(check_updates)
+    assert state.is_completed(), state.message
+    summary = state.result()
+
+    urls = {i["url"]: i["status"] for i in summary["issues"]}
+    assert urls == {BATTERY_ISSUE: "new", AI_ISSUE: "new", OLD_ISSUE: "new"}
+    assert not any(ESSENTIALS in u for u in urls)  # another series: never an issue
+
+    notices = {n["url"]: n for n in summary["notices"]}
+    assert notices[MEE]["status"] == "blocked"
+    assert notices[SAMR]["status"] == "not_found"
+    assert notices[NDRC]["status"] == "ok"
+    assert "氢能管网" in (notices[NDRC]["title"] or "")  # the GBK page decoded
+    assert sum(n["status"] == "ok" for n in notices.values()) >= 5
+
+    stored_issues = {r.id for r in rows(world, issues)}
+    assert stored_issues == set(urls)
+    stored_items = rows(world, items)
+    assert len(stored_items) == len(summary["items"])
+
+    sent = rows(world, alerts)
+    assert sent and all(a.status == "sent" for a in sent)
+    assert len(world.messages()) == len(sent) == sum(summary["sent"].values())
+    assert len(summary["matches"]) == len(sent)  # one channel per demo watchlist
+    tagged = {s.split("]")[0].lstrip("[") for s in subjects(world)}
+    assert tagged == {"ev-batteries", "export-controls", "ai-and-data"}
+    assert any("Rare-earth tracing" in s for s in subjects(world))
+
+
+def test_second_run_sends_nothing_new(world: DemoWorld, run_flow: Any) -> None:
+    assert run_flow(check_updates).is_completed()
+    first = len(world.messages())
+    before = [(r.id, r.content_hash, r.last_seen) for r in rows(world, items)]
+    world.mail.clear()
+
+    state = run_flow(check_updates)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert world.messages() == []
+    assert summary["matches"] == [] and summary["items"] == []
+    assert sum(summary["enqueued"].values()) == 0
+    assert [(r.id, r.content_hash) for r in rows(world, items)] == [(i, h) for i, h, _ in before]
+    assert len(rows(world, alerts)) == first
+
+    world.add_update()
+    third = run_flow(check_updates).result()
+    assert [i["status"] for i in third["issues"]] == ["new"]
+    assert world.messages(), "the fourth issue's matches are alerted"
+    assert all("gallium" in s.lower() or "solid-state" in s.lower() for s in subjects(world))
+
+
+def test_dry_run_matches_but_records_and_sends_nothing(
+    world: DemoWorld, run_flow: Any, artifacts_of: Any
+) -> None:
+    state = run_flow(check_updates, dry_run=True)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert summary["dry_run"] is True
+    assert summary["matches"]
+    assert world.messages() == []
+    assert rows(world, items) == [] and rows(world, alerts) == []
+
+    arts = artifacts_of(state)
+    table = json.loads(arts["check-updates-matches"].data)
+    assert {r["watchlist"] for r in table} == {m["watchlist"] for m in summary["matches"]}
+    assert "dry run" in arts["check-updates-summary"].data
+
+    # The same issues are still new for a real run afterwards.
+    real = run_flow(check_updates).result()
+    assert len(real["matches"]) == len(summary["matches"])
+
+
+def test_since_limits_the_backfill(world: DemoWorld, run_flow: Any) -> None:
+    summary = run_flow(check_updates, since=dt.date(2026, 3, 1)).result()
+    assert [i["url"] for i in summary["issues"]] == [AI_ISSUE]
+
+
+def test_a_failing_notice_host_does_not_fail_the_run_and_is_retried(
+    world: DemoWorld, run_flow: Any
+) -> None:
+    broken = "/www.cac.gov.cn/2026-03/14/c_1773456789012345.htm"
+    world.site.routes[broken] = lambda request: (500, {"Content-Type": "text/plain"}, b"oops")
+    state = run_flow(check_updates)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    cac = [n for n in summary["notices"] if "cac.gov.cn" in n["url"]]
+    assert [n["status"] for n in cac] == ["error"]
+    assert {i["status"] for i in summary["issues"]} == {"new"}
+    assert world.messages()
+
+    del world.site.routes[broken]
+    again = run_flow(check_updates).result()
+    retried = {n["url"]: n["status"] for n in again["notices"]}
+    assert any("cac.gov.cn" in u and s == "ok" for u, s in retried.items())
+    assert MEE in retried  # still blocked, still retried; the 404 too
+    assert again["matches"] == []
+
+
+def test_artifacts_summarise_the_run_without_secrets(
+    world: DemoWorld, run_flow: Any, artifacts_of: Any
+) -> None:
+    state = run_flow(check_updates)
+    arts = artifacts_of(state)
+    assert set(arts) == {"check-updates-summary", "check-updates-matches"}
+    markdown = arts["check-updates-summary"].data
+    for heading in ("## Issues", "## New and revised items", "## Notices", "## Alerts per watchlist"):
+        assert heading in markdown
+    assert "Rare-earth tracing" in markdown and "blocked" in markdown and "not_found" in markdown
+    assert "| ev-batteries |" in markdown
+    table = json.loads(arts["check-updates-matches"].data)
+    assert len(table) == len(state.result()["matches"])
+    assert all(r["reasons"] for r in table)
+    smtp = world.env["POLICYWATCH_DEMO_SMTP_URL"]
+    port = smtp.split(":")[2].split("?")[0]
+    for art in arts.values():
+        assert "mailto" not in art.data and port not in art.data

@@ -1,0 +1,115 @@
+"""Message rendering: escaping, highlighting, revisions, digests, length limits."""
+
+from __future__ import annotations
+
+from policywatch.models import Reason
+from policywatch.notify import Entry, cut, highlight, render_alert, render_digest
+
+from .conftest import HOSTILE, ISSUE, REASON, make_item, make_notice
+
+
+def entry(n: int = 1, headline: str | None = None, **kw: object) -> Entry:
+    item = make_item(n, headline)
+    return Entry(
+        key=f"ev|email|{item.id}|instant",
+        watchlist="ev",
+        item=item,
+        issue=ISSUE,
+        notices=[make_notice(n)],
+        reasons=[REASON],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_html_escapes_hostile_text_and_keeps_facts() -> None:
+    msg = render_alert(entry(headline=HOSTILE))
+    assert "<script>" not in msg.html
+    assert "&lt;script&gt;" in msg.html
+    assert "<b>bold</b>" not in msg.html
+    assert "工业和信息化部关于开展固态电池试点工作的通知（第1号）" in msg.html
+    assert "工信部电子〔2024〕101号" in msg.html
+    assert 'href="https://www.miit.gov.cn/notice-1.html"' in msg.html
+    assert f'href="{ISSUE.url}"' in msg.html
+    assert "<mark>solid-state</mark>" in msg.html
+    assert "MIIT, NDRC" in msg.html
+    assert "2024-09-04" in msg.html
+
+
+def test_markdown_escapes_hostile_links() -> None:
+    msg = render_alert(entry(headline=HOSTILE))
+    for body in (msg.markdown, msg.slack):
+        assert "[click](https://evil.example)" not in body
+        assert r"\[click\]" in body
+        assert "<script>" not in body
+
+
+def test_links_other_than_http_are_dropped() -> None:
+    e = entry()
+    item = e.item.model_copy(
+        update={"links": [e.item.links[0].model_copy(update={"url": "javascript:alert(1)"})]}
+    )
+    msg = render_alert(Entry(key=e.key, watchlist="ev", item=item, issue=ISSUE))
+    assert "javascript:" not in msg.html
+    assert "javascript:" not in msg.markdown
+
+
+def test_highlight_marks_every_case_insensitive_hit() -> None:
+    parts = highlight("Solid-state cells and solid-state packs", "solid-state")
+    assert [t for t, hit in parts if hit] == ["Solid-state", "solid-state"]
+    assert "".join(t for t, _ in parts) == "Solid-state cells and solid-state packs"
+
+
+def test_chinese_reason_is_highlighted_in_text() -> None:
+    reason = Reason(
+        facet="keyword",
+        term="固态电池",
+        found="固态电池",
+        field="text",
+        snippet="关于固态电池的通知",
+    )
+    msg = render_alert(
+        Entry(key="k", watchlist="ev", item=make_item(1), issue=ISSUE, reasons=[reason])
+    )
+    assert "关于[固态电池]的通知" in msg.text
+    assert "关于**固态电池**的通知" in msg.markdown
+
+
+def test_revision_is_marked_with_hashes_and_diff() -> None:
+    e = entry(change="revised", content_hash="abcdef0123456789", previous_hash="99887766aabb",
+              previous_text="Full text of item 1 about liquid batteries.")  # fmt: skip
+    msg = render_alert(e)
+    assert msg.subject.startswith("[ev] Revised: ")
+    assert "[REVISED]" in msg.text
+    assert "99887766 -> abcdef01" in msg.text
+    assert "+Full text of item 1 about solid-state batteries 固态电池." in msg.text
+    assert "REVISED" in msg.html
+    assert "REVISED" in msg.markdown
+    assert "_revised_" in msg.slack
+
+
+def test_message_id_is_stable_per_key_and_distinct_between_keys() -> None:
+    a1, a2 = render_alert(entry(1)), render_alert(entry(1))
+    b = render_alert(entry(2))
+    assert a1.message_id == a2.message_id != b.message_id
+    assert a1.message_id.startswith("<")
+    assert a1.message_id.endswith("@localhost>")
+
+
+def test_digest_lists_all_items_in_order_with_count() -> None:
+    entries = [entry(n) for n in (3, 1, 2)]
+    msg = render_digest(entries, watchlist="ev", channel="email", run_id="r1")
+    assert msg.subject.startswith("[ev] digest: 3 matches")
+    positions = [msg.text.index(f"part {n}") for n in (3, 1, 2)]
+    assert positions == sorted(positions)
+    assert msg.count == 3
+    assert "3 items" in msg.slack
+
+
+def test_cut_respects_limit_at_a_line_boundary() -> None:
+    body = "\n".join(f"line {i} " + "x" * 40 for i in range(200))
+    out = cut(body, 1000)
+    assert len(out) <= 1000
+    assert out.endswith("… (message shortened)")
+    kept = out.splitlines()[:-1]
+    assert all(line in body.splitlines() for line in kept)
+    assert cut("short", 1000) == "short"

@@ -1,0 +1,76 @@
+"""Golden files: each issue fixture against its hand-checked expected JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parsers.bodies import BodyIndex
+from parsers.documents import load_document
+from parsers.merics import parse_issue
+
+REAL = "merics-china-industries-2024-10-02.txt"
+CASES = ["html-2025-03-05.html", "text-2021-01.md", "pdf-2025-03-05.pdf"]
+
+
+def parsed(path: Path, bodies: BodyIndex) -> dict[str, Any]:
+    doc = load_document(path.read_bytes(), path.name)
+    return parse_issue(doc, bodies).model_dump(mode="json")
+
+
+def expected(fixtures: Path, name: str) -> dict[str, Any]:
+    stem = name.rsplit(".", 1)[0]
+    return json.loads((fixtures / f"{stem}.expected.json").read_text(encoding="utf-8"))
+
+
+def link_urls(issue: dict[str, Any]) -> list[list[str]]:
+    return [[link["url"] for link in item["links"]] for item in issue["items"]]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_synthetic_fixture_matches_golden(name: str, fixtures: Path, bodies: BodyIndex) -> None:
+    got, want = parsed(fixtures / name, bodies), expected(fixtures, name)
+    assert link_urls(got) == link_urls(want)  # the clearest message when a link goes astray
+    assert got == want
+
+
+def test_real_sample_matches_golden(
+    shared_samples: Path, fixtures: Path, bodies: BodyIndex
+) -> None:
+    got = parsed(shared_samples / REAL, bodies)
+    assert got == expected(fixtures, "real-2024-10-02.txt")
+
+
+def test_real_sample_counts(shared_samples: Path, bodies: BodyIndex) -> None:
+    issue = parsed(shared_samples / REAL, bodies)
+    sections = [item["section"] for item in issue["items"]]
+    assert (sections.count("top"), sections.count("policy_news")) == (5, 10)
+    assert sections.count("corporate_news") == 8
+    assert issue["issue"]["period"] == {"start": "2024-08-24", "end": "2024-09-22"}
+    assert all(item["date"] for item in issue["items"])
+    top = [item for item in issue["items"] if item["section"] == "top"]
+    assert top[4]["headline"].startswith("Tracking CO²:")
+    assert all(item["policy"]["title_en"] and item["policy"]["issuing_bodies"] for item in top)
+
+
+def test_html_and_pdf_of_one_issue_share_ids(fixtures: Path, bodies: BodyIndex) -> None:
+    html = parsed(fixtures / "html-2025-03-05.html", bodies)
+    pdf = parsed(fixtures / "pdf-2025-03-05.pdf", bodies)
+    assert [i["id"] for i in html["items"]] == [i["id"] for i in pdf["items"]]
+
+
+def test_january_issue_dates_december_news_last_year(fixtures: Path, bodies: BodyIndex) -> None:
+    issue = parsed(fixtures / "text-2021-01.md", bodies)
+    dates = {item["headline"][:10]: item["date"] for item in issue["items"]}
+    assert dates["The Nation"] == "2020-12-18"
+    assert dates["The State "] == "2021-01-08"
+
+
+def test_sidebar_list_stays_in_its_story(fixtures: Path, bodies: BodyIndex) -> None:
+    issue = parsed(fixtures / "text-2021-01.md", bodies)
+    first = issue["items"][0]
+    assert "9. Building materials" in first["comment"]
+    assert [i["position"] for i in issue["items"] if i["section"] == "top"] == [1, 2]

@@ -1,0 +1,71 @@
+"""Synthetic records for the store tests (written for them, not taken from any newsletter)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from policywatch.models import Alert, IssueMeta, Notice, PolicyItem, Reason
+from policywatch.store import RecordResult, Store
+
+ISSUE_ID = "https://merics.org/en/newsletter/test-issue"
+META = IssueMeta(title="China Industries test issue", published=dt.date(2024, 10, 2))
+
+
+def make_item(item_id: str = "item-1", **changes: object) -> PolicyItem:
+    base: dict[str, object] = {
+        "id": item_id,
+        "section": "policy_news",
+        "position": 1,
+        "headline": f"Ministry issues a test guideline ({item_id})",
+        "date": dt.date(2024, 9, 4),
+        "text": "The ministry asks provinces to report on battery recycling capacity.",
+    }
+    return PolicyItem.model_validate({**base, **changes})
+
+
+def make_notice(url: str = "https://www.miit.gov.cn/notice-1.html", **changes: object) -> Notice:
+    base: dict[str, object] = {
+        "url": url,
+        "site": "miit",
+        "title": "关于测试的通知",
+        "doc_number": "工信部测〔2024〕1号",
+        "body_text": "各省工业和信息化主管部门：测试正文。",
+    }
+    return Notice.model_validate({**base, **changes})
+
+
+def make_alert(item_id: str = "item-1", watchlist: str = "batteries", **changes: object) -> Alert:
+    channel = str(changes.pop("channel", "analyst-email"))
+    kind = "instant"
+    reason = Reason(
+        facet="keyword", term="battery", found="battery", field="text", snippet="battery recycling"
+    )
+    return Alert(
+        key=Alert.make_key(watchlist, channel, item_id, kind),
+        watchlist=watchlist,
+        channel=channel,
+        item_id=item_id.split("@")[0],
+        kind=kind,
+        reasons=[reason],
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+def record(store: Store, items: list[PolicyItem], **kwargs: object) -> RecordResult:
+    """``store.record`` with the test issue's defaults."""
+    args: dict[str, object] = {
+        "issue_id": ISSUE_ID,
+        "source": "merics",
+        "meta": META,
+        "content_hash": "issue-hash-1",
+        "items": items,
+    }
+    args.update(kwargs)
+    return store.record(**args)  # type: ignore[arg-type]
+
+
+def count(store: Store, table: str) -> int:
+    with store.read() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
