@@ -251,7 +251,35 @@ async def _check(
                 rt.store.save_source_state(source.name, kept.model_dump(mode="json"))
             elif state is None and not dry_run:
                 p.count_source_failure(rt.store, source.name, summary)
+        await retry_notices(rt, client, summary, dry_run=dry_run)
     _log_stages(summary)
+
+
+async def retry_notices(
+    rt: p.Runtime, client: PoliteClient, summary: p.RunSummary, *, dry_run: bool
+) -> None:
+    """Notices of recorded issues that failed before (404, challenge, error): try them again.
+
+    Items whose notice is readable now are matched again; the outbox keys keep anyone from
+    getting an alert twice, so only matches that need the notice's text add alerts.
+    """
+    done = {i.url for i in summary.issues}
+    for issue_id, links in p.failed_notice_links(rt.store).items():
+        fetched = p.stored_issue(rt.store, issue_id, links) if issue_id not in done else None
+        if fetched is None:
+            continue
+        notices = await follow_notices(rt, client, links)
+        summary.notices.extend(
+            p.NoticeRow(n.url, n.site, n.status, n.title, n.error) for n in notices
+        )
+        again = p.recovered(notices, links)
+        changes: dict[str, Change] = dict.fromkeys(again, "new")
+        matches = await match_items(rt, fetched, changes, notices, again, False) if again else []
+        alerts = p.build_alerts(rt.watchlists, matches, fetched.issue.items, changes, rt.run_id)
+        p.add_matches(summary, fetched, changes, matches)
+        if not dry_run:
+            result = await record_issue(rt, fetched, notices, links, alerts)
+            p.count_enqueued(summary, alerts, result.alerts_enqueued)
 
 
 def _log_stages(summary: p.RunSummary) -> None:

@@ -37,9 +37,9 @@ def free_port() -> int:
 class PrefectServer:
     """``prefect server start`` in a temp PREFECT_HOME; ``api`` is its API URL."""
 
-    def __init__(self, startup_timeout: float = 90.0) -> None:
+    def __init__(self, port: int | None = None, startup_timeout: float = 90.0) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="prefect-home-"))
-        self.port = free_port()
+        self.port = port or free_port()
         self.api = f"http://127.0.0.1:{self.port}/api"
         self.ui = f"http://127.0.0.1:{self.port}"
         self.startup_timeout = startup_timeout
@@ -90,13 +90,19 @@ class PrefectServer:
 
 
 _shared: PrefectServer | None = None
+# Chosen at import so tests can filter warnings about Prefect's own client sockets to it
+# (async flows run with asyncio.run leave a pooled connection for the GC to close).
+PORT = free_port()
+LEAKED_SOCKET_FILTER = (
+    rf"ignore:unclosed <socket\.socket .*raddr=\('127\.0\.0\.1', {PORT}\)>:ResourceWarning"
+)
 
 
 def acquire() -> PrefectServer:
     """The process's shared server, started on first use."""
     global _shared
     if _shared is None:
-        _shared = PrefectServer().start()
+        _shared = PrefectServer(PORT).start()
     _shared.users += 1
     return _shared
 

@@ -95,6 +95,8 @@ MONTH_RE = (
 )
 _DATE_MDY = re.compile(rf"\b({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
 _DATE_DMY = re.compile(rf"\b(\d{{1,2}})\s+({MONTH_RE}),?\s+(\d{{4}})\b", re.I)
+_TEAM_LINK = re.compile(r"/team/")
+_DATE_CLASS = re.compile(r"date", re.I)
 _DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})")
 
 
@@ -248,7 +250,9 @@ class _Walker:
         joined = "\n".join(x for x in lines if x)
         if joined:
             self.blocks.append((self.current.prefix + joined, self.current.links))
-        self.current = _Block()
+            self.current = _Block()
+        else:  # a list item that opens with a nested block keeps its marker for that block
+            self.current = _Block(prefix=self.current.prefix, links=self.current.links)
 
     def walk(self, el: Tag) -> None:
         for child in el.children:
@@ -271,9 +275,10 @@ class _Walker:
         elif name in _BLOCK_TAGS:
             self.flush()
             if name == "li":
-                self.current.prefix = "- "
+                self.current.prefix = _list_marker(tag)
             self.walk(tag)
             self.flush()
+            self.current.prefix = ""
         else:
             self.walk(tag)
 
@@ -282,6 +287,17 @@ class _Walker:
         if not href or href.startswith(("#", "javascript:", "data:")):
             return None
         return urljoin(self.base, href) if self.base else href
+
+
+def _list_marker(li: Tag) -> str:
+    """ "- " for bullets; "N. " inside an ordered list, so numbering survives as text."""
+    parent = li.parent
+    if not isinstance(parent, Tag) or parent.name != "ol":
+        return "- "
+    start = str(parent.get("start") or "1")
+    siblings = list(parent.find_all("li", recursive=False))
+    first = int(start) if start.isdigit() else 1
+    return f"{first + siblings.index(li)}. "
 
 
 def html_to_document(data: bytes | str, source: str) -> Document:
@@ -306,7 +322,9 @@ def html_to_document(data: bytes | str, source: str) -> Document:
     walker = _Walker(base)
     walker.walk(root)
     walker.flush()
-    return _document_from_blocks(source, walker.blocks, meta, series, authors)
+    doc = _document_from_blocks(source, walker.blocks, meta, series, authors)
+    doc.url = base or None
+    return doc
 
 
 def _document_from_blocks(
@@ -398,7 +416,7 @@ def _date_candidates(soup: BeautifulSoup) -> Iterator[str]:
             yield str(meta.get("content") or "")
     for el in soup.find_all("time"):
         yield el.get_text(" ")
-    for el in soup.select("[class*=date]"):
+    for el in soup.find_all(class_=_DATE_CLASS):
         yield el.get_text(" ")
 
 
@@ -411,7 +429,7 @@ def _series(soup: BeautifulSoup) -> str | None:
 
 def _authors(soup: BeautifulSoup) -> list[str]:
     names: list[str] = []
-    for a in soup.select('a[href*="/team/"]'):
+    for a in soup.find_all("a", href=_TEAM_LINK):
         name = squash(a.get_text(" "))
         if name and name not in names:
             names.append(name)

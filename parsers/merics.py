@@ -69,7 +69,11 @@ class _Walk:
 def parse_issue(doc: Document, bodies: BodyIndex, *, url: str | None = None) -> Issue:
     """One issue with its top stories and news entries, as DESIGN 3.1 describes."""
     if doc.series and "industries" not in doc.series.lower():
-        raise ParseError(doc.source, f"expected MERICS China Industries, page says {doc.series!r}")
+        raise ParseError(
+            doc.source,
+            f"expected a MERICS China Industries issue, the page's series is {doc.series!r}",
+            hint="/en/merics-briefs/ also holds other series; only China Industries is parsed",
+        )
     lines = [clean_line(raw) if raw.strip() else None for raw in doc.text.split("\n")]
     raws = doc.text.split("\n")
     walk = _walk(lines, raws)
@@ -78,6 +82,7 @@ def parse_issue(doc: Document, bodies: BodyIndex, *, url: str | None = None) -> 
             doc.source,
             "expected a MERICS China Industries issue: found no numbered top stories "
             '(followed by "At a glance:") and no dated news entries',
+            hint="for a ministry notice pass --site SITE; a saved issue needs its full text",
         )
     meta = _meta(doc, walk, url)
     items = _top_items(walk.stories, bodies, meta.period, meta.published)
@@ -173,7 +178,7 @@ def _meta(doc: Document, walk: _Walk, url: str | None) -> IssueMeta:
         title=doc.title or _text_title(doc.text),
         published=published,
         period=period,
-        url=url or (doc.source if "://" in doc.source else None),
+        url=url or doc.url or (doc.source if "://" in doc.source else None),
         authors=doc.authors or walk.authors or _byline(doc.text),
     )
 

@@ -18,6 +18,7 @@ from parsers.documents import MONTH_RE, month_number, parse_date
 from parsers.records import Period
 from parsers.text import fold, squash
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
 _PUA = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ue000-\uf8ff\U000f0000-\U000ffffd]")
 _BULLET = re.compile(r"^(?:\s*[-–*+]\s+|[\s\x00-\x1f\x7f\ue000-\uf8ff•·▪●◦‣○■□➢►✓]+)")
 _LOOKALIKE_DIGITS = str.maketrans({"З": "3", "з": "3", "О": "0", "о": "0", "б": "6"})
@@ -84,7 +85,7 @@ def key(text: str) -> str:
 
 def alnum_key(text: str) -> str:
     """Only letters and digits: the same words whatever the spacing, hyphens or punctuation."""
-    return "".join(c for c in fold(text).lower() if c.isalnum())
+    return _NOT_ALNUM.sub("", fold(text).lower())
 
 
 def clean_line(raw: str) -> Line:
@@ -103,7 +104,8 @@ def clean_line(raw: str) -> Line:
 
 def is_toc_entry(raw: str) -> bool:
     """A contents line: text, then a tab run, dot leaders or wide gap, then a page number."""
-    return bool(_TOC_ENTRY.fullmatch(raw.strip()))
+    text = raw.strip()
+    return text[-1:].isdigit() and bool(_TOC_ENTRY.fullmatch(text))
 
 
 @lru_cache(maxsize=4096)

@@ -42,6 +42,7 @@ class Document(Record):
     published: dt.date | None = None
     series: str | None = None
     authors: list[str] = Field(default_factory=list)
+    url: str | None = None  # the page's canonical URL when it names one (saved HTML pages)
 
 
 class Period(Record):

@@ -28,7 +28,7 @@ import apprise
 from apprise.utils.parse import parse_url, parse_urls
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from policywatch.errors import ConfigError, DeliveryError
+from policywatch.errors import ConfigError, DeliveryError, PolicywatchError
 from policywatch.notify import Message, cut
 from policywatch.yamlconf import YamlDoc, load_yaml, validate
 
@@ -99,12 +99,9 @@ class Channel:
     def masked(self) -> str:
         return self._masked
 
-    def raw_secrets(self, resolver: SecretResolver | None = None) -> list[str]:
-        """Strings that must never appear in an error (used to scrub apprise's messages)."""
-        url = self._url
-        if self.secret and resolver is not None:
-            url = resolver(self.secret)
-        return secret_parts(url) if url else []
+    def raw_secrets(self) -> list[str]:
+        """Pieces of the ${ENV}-resolved URL that must never appear in an error."""
+        return secret_parts(self._url) if self._url else []
 
     def targets(self, resolver: SecretResolver | None = None) -> list[Target]:
         """The apprise services to call; a ``secret:`` URL is resolved here, at delivery time."""
@@ -134,6 +131,8 @@ class Channel:
 def _resolve_secret(resolver: SecretResolver, name: str, channel: str) -> str:
     try:
         return resolver(name)
+    except PolicywatchError:
+        raise  # already a safe, explained message (e.g. the block does not exist)
     except Exception as exc:  # a resolver's own errors may be anything; never show a value
         raise DeliveryError(
             f"channel '{channel}': secret '{name}' could not be read ({type(exc).__name__})"
@@ -191,6 +190,8 @@ def _config_targets(path: Path, tags: tuple[str, ...], name: str) -> list[Target
         plugins = [p for p in plugins if set(tags) & set(getattr(p, "tags", ()) or ())]
     if not plugins:
         raise DeliveryError(f"channel '{name}': {path} yields no services for tags {list(tags)}")
+    for p in plugins:
+        _FILTER.remember(str(p.url(privacy=False)))
     return [Target(plugin=p, masked=masked_url(p, None)) for p in plugins]
 
 
@@ -372,7 +373,10 @@ def send(
     Returns the masked targets that accepted the message.
     """
     targets = channel.targets(resolver)
-    secrets = channel.raw_secrets(resolver)
+    secrets = channel.raw_secrets()  # a secret: URL's pieces are added from its targets below
+    for target in targets:
+        secrets += secret_parts(str(target.plugin.url(privacy=False)))
+    secrets.sort(key=len, reverse=True)
     done: list[str] = []
     for target in targets:
         try:
@@ -430,7 +434,9 @@ def _send_email(plugin: Any, message: Message, sender: str) -> None:
     timeout = float(getattr(plugin, "socket_connect_timeout", 15) or 15)
     smtp: smtplib.SMTP
     if plugin.secure_mode == "ssl":
-        smtp = smtplib.SMTP_SSL(plugin.smtp_host, plugin.port, timeout=timeout)
+        smtp = smtplib.SMTP_SSL(
+            plugin.smtp_host, plugin.port, timeout=timeout, context=_tls_context(plugin)
+        )
     else:
         smtp = smtplib.SMTP(plugin.smtp_host, plugin.port, timeout=timeout)
     with smtp:

@@ -251,11 +251,17 @@ class PoliteClient:
     @staticmethod
     def _redirect_target(response: _Response, attempts: int) -> str:
         location = response.headers.get("location")
-        if not location:
-            raise FetchError(
-                response.url, "redirect without Location", status=response.status, attempts=attempts
-            )
-        return str(httpx.URL(response.url).join(location).copy_with(fragment=None))
+        try:
+            if location:
+                return str(httpx.URL(response.url).join(location).copy_with(fragment=None))
+        except httpx.InvalidURL:
+            pass
+        raise FetchError(
+            response.url,
+            f"redirect to an unusable Location {location!r}",
+            status=response.status,
+            attempts=attempts,
+        )
 
     async def _with_retries(self, url: str, headers: dict[str, str]) -> tuple[_Response, int]:
         attempts = self.settings.max_attempts

@@ -65,8 +65,9 @@ def _detect(content: bytes) -> str | None:
 def detect_encoding(content: bytes, content_type: str | None) -> str | None:
     """The first declared or detected charset that decodes the bytes without error.
 
-    A declared permissive charset (Latin-1 family) is only used when nothing stricter fits,
-    because such a label never fails and so cannot be checked.
+    Order: declared multi-byte charsets (header, then meta), UTF-8, a detected multi-byte
+    charset, a declared single-byte one, GB18030, then whatever detection said. Single-byte
+    labels (Latin-1 family) come late because they decode anything and so cannot be checked.
     """
     if not content:
         return normalise(charset_from_header(content_type)) or "utf-8"
@@ -81,12 +82,14 @@ def detect_encoding(content: bytes, content_type: str | None) -> str | None:
     if _decodes(content, "utf-8"):
         return "utf-8"
     detected = _detect(content)
-    if detected and _decodes(content, detected):
+    if detected and not _permissive(detected) and _decodes(content, detected):
         return detected
+    permissive = [d for d in declared if d and _permissive(d)]
+    if permissive:  # a single-byte label, and no multi-byte charset fits: believe it
+        return permissive[0]
     if _decodes(content, "gb18030"):
         return "gb18030"
-    permissive = [d for d in declared if d and _permissive(d)]
-    return permissive[0] if permissive else detected
+    return detected
 
 
 def decode(content: bytes, encoding: str | None) -> str:

@@ -31,29 +31,48 @@ def _site(url: str, site: str | None) -> str:
     return site or site_for(url) or "generic"
 
 
-def _stamp(notice: Notice) -> Notice:
-    return notice.model_copy(update={"fetched_at": dt.datetime.now(dt.UTC)})
-
-
 def _is_html(result: FetchResult) -> bool:
     kind = (result.content_type or "text/html").lower()
     return "html" in kind and not is_pdf(result.content)
 
 
-async def _get_following_js(client: PoliteClient, url: str) -> tuple[FetchResult, str]:
-    """GET ``url``; on a JS redirect page (MOFCOM) fetch the target with Referer = the page."""
-    result = await client.get(url)
-    for _hop in range(MAX_JS_REDIRECTS):
-        if not _is_html(result):
-            break
-        target = find_redirect(decode_html(result.content, result.encoding), result.url)
-        if target is None or canonical_url(target) == canonical_url(result.url):
-            break
+def _parse(result: FetchResult, site: str | None, bodies: BodyIndex) -> Notice:
+    try:
+        return parse_notice(
+            result.content, result.url, site=site, bodies=bodies, encoding=result.encoding
+        )
+    except ParseError as exc:
+        return error_notice(result.url, _site(result.url, site), str(exc))
+
+
+def _js_target(result: FetchResult, notice: Notice) -> str | None:
+    """Where a page that did not parse sends the browser by script (MOFCOM), if anywhere.
+
+    Only pages without a notice on them count, so a mobile-redirect snippet on a normal page
+    does not make us fetch a second copy.
+    """
+    if notice.status == "ok" or not _is_html(result):
+        return None
+    target = find_redirect(decode_html(result.content, result.encoding), result.url)
+    return None if target is None or canonical_url(target) == canonical_url(result.url) else target
+
+
+async def _fetch_and_parse(
+    client: PoliteClient, url: str, site: str | None, bodies: BodyIndex
+) -> Notice:
+    """GET and parse ``url``, following JS redirects with Referer = the redirect page."""
+    current, referer = url, None
+    for hop in range(MAX_JS_REDIRECTS + 1):
+        result = await client.get(current, referer=referer)
+        notice = _parse(result, site, bodies)
+        target = _js_target(result, notice)
+        if target is None or hop == MAX_JS_REDIRECTS:
+            return notice
         if not client.is_allowed(target):
             raise FetchError(url, f"JS redirect to a host outside the allow-list: {target}")
         log.debug("%s: following JS redirect to %s", result.url, target)
-        result = await client.get(target, referer=result.url)
-    return result, result.url
+        current, referer = target, result.url
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def fetch_notice(
@@ -65,21 +84,17 @@ async def fetch_notice(
     """
     name = _site(url, site)
     try:
-        result, final_url = await _get_following_js(client, url)
+        notice = await _fetch_and_parse(client, url, site, bodies)
     except NotFoundError as exc:
-        return _stamp(error_notice(url, name, str(exc), "not_found"))
+        notice = error_notice(url, name, str(exc), "not_found")
     except BlockedError as exc:
-        return _stamp(error_notice(url, name, str(exc), "blocked"))
+        notice = error_notice(url, name, str(exc), "blocked")
     except FetchError as exc:
-        return _stamp(error_notice(url, name, str(exc)))
-    try:
-        notice = parse_notice(
-            result.content, final_url, site=site, bodies=bodies, encoding=result.encoding
-        )
-    except ParseError as exc:
         notice = error_notice(url, name, str(exc))
     # The cited URL stays the key: items link to it, a redirect target may change.
-    return _stamp(notice.model_copy(update={"url": canonical_url(url)}))
+    return notice.model_copy(
+        update={"url": canonical_url(url), "fetched_at": dt.datetime.now(dt.UTC)}
+    )
 
 
 async def fetch_notices(

@@ -265,8 +265,11 @@ def cut(body: str, limit: int | None, note: str = "… (message shortened)") -> 
     return (head.rstrip() + "\n" + note)[:limit]
 
 
-def sample_entry(watchlist: str) -> Entry:
-    """A made-up item for ``test-alert``: exercises every field, Chinese text included."""
+def sample_entry(watchlist: str, *, nonce: str = "") -> Entry:
+    """A made-up item for ``test-alert``: exercises every field, Chinese text included.
+
+    ``nonce`` makes each test message a new message (mail services drop a repeated Message-ID).
+    """
     from policywatch.models import Policy
 
     item = PolicyItem(
@@ -293,5 +296,5 @@ def sample_entry(watchlist: str) -> Entry:
         field="headline",
         snippet=item.headline,
     )
-    key = f"{watchlist}|test|{item.id}|instant"
+    key = f"{watchlist}|test|{item.id}|instant{nonce}"
     return Entry(key=key, watchlist=watchlist, item=item, issue=issue, reasons=[reason])

@@ -101,6 +101,11 @@ class _Ctx:
     token: str
     resolver: SecretResolver | None
     report: DeliveryReport
+    fixed_clock: bool = False
+
+    def clock(self) -> dt.datetime:
+        """The injected time in tests, the wall clock otherwise (leases must track real time)."""
+        return self.now if self.fixed_clock else utcnow()
 
 
 def deliver_pending(
@@ -114,9 +119,12 @@ def deliver_pending(
     limit: int | None = None,
 ) -> DeliveryReport:
     """Send every due pending alert; instant alerts first, then one digest per group."""
+    fixed = now is not None
     now = now or utcnow()
     token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
-    ctx = _Ctx(store, channels, config, now, token, secret_resolver, DeliveryReport(worker_id))
+    ctx = _Ctx(
+        store, channels, config, now, token, secret_resolver, DeliveryReport(worker_id), fixed
+    )
     rows = _claim(store, token, now, limit)
     for row in (r for r in rows if r.kind != "digest"):
         _deliver(ctx, row.channel, [row], digest=False)
@@ -192,6 +200,10 @@ def _deliver(
     ctx: _Ctx, channel_name: str, rows: list[Any], *, digest: bool, watchlist: str = ""
 ) -> None:
     counts = ctx.report.counts(channel_name)
+    if not _renew(ctx, rows):
+        log.warning("claim on %d alert(s) for %s expired; left to the worker that took them",
+                    len(rows), channel_name)  # fmt: skip
+        return
     try:
         channel = ctx.channels.get(channel_name)
         if channel is None:
@@ -215,6 +227,17 @@ def _deliver(
     counts.sent += len(rows)
     counts.messages += 1
     log.info("sent %d alert(s) to channel %s in one message", len(rows), channel_name)
+
+
+def _renew(ctx: _Ctx, rows: Sequence[Any]) -> bool:
+    """Extend our claim just before sending; False if another worker took a row meanwhile."""
+    with ctx.store.write() as conn:
+        renewed = conn.execute(
+            alerts.update()
+            .where(alerts.c.id.in_([r.id for r in rows]), alerts.c.claimed_by == ctx.token)
+            .values(claimed_until=ctx.clock() + LEASE)
+        ).rowcount
+    return bool(renewed == len(rows))
 
 
 def _entry(ctx: _Ctx, row: Any) -> Entry:
@@ -393,7 +416,7 @@ def send_test(
     """Send a sample alert to each named channel; the result per channel ('ok' or the error)."""
     from policywatch.notify import sample_entry
 
-    msg = render_alert(sample_entry(watchlist), sender=sender)
+    msg = render_alert(sample_entry(watchlist, nonce=uuid.uuid4().hex), sender=sender)
     out: dict[str, str] = {}
     for name in names:
         channel = channels.get(name)

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from parsers.documents import load_document
 from parsers.merics import parse_issue
 from parsers.records import Issue, Notice, PolicyItem
+from policywatch import store_schema as schema
 from policywatch.channels import SecretResolver, load_channels
 from policywatch.errors import PolicywatchError, StateError
 from policywatch.http import PoliteClient
@@ -36,7 +37,6 @@ from policywatch.outbox import DeliveryReport, deliver_pending
 from policywatch.settings import Config, HttpSettings, SourceSettings
 from policywatch.sources import Candidate, SourceState, discover
 from policywatch.store import RecordResult, Store, alert_item_ref
-from policywatch.store_schema import alerts
 from policywatch.taxonomy import Taxonomy, load_taxonomy
 from policywatch.watchlists import Watchlist, load_watchlists
 
@@ -474,7 +474,6 @@ def summarise_issue(
     status: IssueStatus = "new" if counts["new"] == len(changes) and changes else "revised"
     if not counts["new"] and not counts["revised"]:
         status = "unchanged"
-    by_id = {i.id: i for i in fetched.issue.items}
     for item in fetched.issue.items:
         change = changes.get(item.id, "new")
         if change != "unchanged":
@@ -490,18 +489,28 @@ def summarise_issue(
                 )
             )
     summary.notices.extend(NoticeRow(n.url, n.site, n.status, n.title, n.error) for n in notices)
-    for m in matches:
-        item = by_id[m.item_id]
-        change = changes.get(m.item_id, "new")
-        summary.matches.append(
-            MatchRow(m.watchlist, m.item_id, item.headline, fetched.title, change, reason_text(m))
-        )
+    add_matches(summary, fetched, changes, matches)
     outcome = IssueOutcome(
         url=fetched.url, source=fetched.source, status=status, title=fetched.issue.issue.title,
         published=fetched.issue.issue.published, items={str(k): v for k, v in counts.items()},
     )  # fmt: skip
     summary.issues.append(outcome)
     return outcome
+
+
+def add_matches(
+    summary: RunSummary,
+    fetched: FetchedIssue,
+    changes: dict[str, Change],
+    matches: Sequence[Match],
+) -> None:
+    by_id = {i.id: i for i in fetched.issue.items}
+    for m in matches:
+        headline = by_id[m.item_id].headline
+        change = changes.get(m.item_id, "new")
+        summary.matches.append(
+            MatchRow(m.watchlist, m.item_id, headline, fetched.title, change, reason_text(m))
+        )
 
 
 def count_enqueued(summary: RunSummary, alerts: Sequence[Alert], enqueued: int) -> None:
@@ -544,8 +553,9 @@ def deliver_alerts(
 
 def outbox_counts(store: Store) -> Counter[tuple[str, str]]:
     """Alerts per (watchlist, status): the before/after difference is what a delivery did."""
-    query = sa.select(alerts.c.watchlist, alerts.c.status, sa.func.count()).group_by(
-        alerts.c.watchlist, alerts.c.status
+    table = schema.alerts
+    query = sa.select(table.c.watchlist, table.c.status, sa.func.count()).group_by(
+        table.c.watchlist, table.c.status
     )
     with store.read() as conn:
         return Counter({(w, s): int(n) for w, s, n in conn.execute(query)})
@@ -553,3 +563,40 @@ def outbox_counts(store: Store) -> Counter[tuple[str, str]]:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex
+
+
+# -- retrying notices of issues already recorded -----------------------------------------------
+
+
+def failed_notice_links(store: Store) -> dict[str, dict[str, list[str]]]:
+    """Per recorded issue, per item: its linked notices whose last fetch failed."""
+    query = (
+        sa.select(schema.items.c.issue_id, schema.item_notices.c.item_id, schema.notices.c.url)
+        .join(schema.item_notices, schema.item_notices.c.item_id == schema.items.c.id)
+        .join(schema.notices, schema.notices.c.url == schema.item_notices.c.notice_url)
+        .where(schema.notices.c.status != "ok")
+        .order_by(schema.items.c.issue_id, schema.item_notices.c.item_id)
+    )
+    out: dict[str, dict[str, list[str]]] = {}
+    with store.read() as conn:
+        for issue_id, item_id, url in conn.execute(query):
+            out.setdefault(issue_id, {}).setdefault(item_id, []).append(url)
+    return out
+
+
+def stored_issue(store: Store, issue_id: str, item_ids: Iterable[str]) -> FetchedIssue | None:
+    """The recorded items of one issue, as a FetchedIssue that records back unchanged."""
+    rows = [row for i in item_ids if (row := store.item(i)) is not None]
+    content_hash = store.known_issue(issue_id)
+    if not rows or content_hash is None:
+        return None
+    meta = rows[0][1]
+    issue = Issue(issue=meta, items=[item for item, _, _ in rows])
+    source = meta.series or "stored"
+    return FetchedIssue(source=source, url=issue_id, issue=issue, content_hash=content_hash)
+
+
+def recovered(notices_: Sequence[Notice], links: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Items with at least one notice that is readable now: worth matching again."""
+    ok = {n.url for n in notices_ if n.status == "ok"}
+    return {item: urls for item, urls in links.items() if ok.intersection(urls)}

@@ -172,18 +172,20 @@ async def _read_feed(
     url: str, client: PoliteClient, state: SourceState, origin: str
 ) -> dict[str, date | None]:
     result = await client.get(url, etag=state.etag, last_modified=state.last_modified)
+    links = {} if result.not_modified else _feed_links(result.content, result.url, origin)
     state.etag, state.last_modified = result.etag, result.last_modified
-    if result.not_modified:
-        return {}
-    return _feed_links(result.content, origin)
+    return links
 
 
-def _feed_links(content: bytes, origin: str) -> dict[str, date | None]:
+def _feed_links(content: bytes, url: str, origin: str) -> dict[str, date | None]:
     """Issue links and dates from an RSS 2.0 or Atom feed (entities and network disabled)."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
-    root = etree.fromstring(content, parser=parser)
-    if root is None:
-        raise FetchError(origin, "feed is not XML")
+    try:
+        root = etree.fromstring(content, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise FetchError(url, f"feed is not XML ({exc})") from None
+    if root is None or not root.tag.endswith(("rss", "feed", "RDF")):
+        raise FetchError(url, "feed is not RSS or Atom")
     links: dict[str, date | None] = {}
     for item in root.iter("{*}item", "{*}entry"):
         href = _child_text(item, "link") or _atom_href(item)

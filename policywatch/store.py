@@ -1,7 +1,8 @@
 """The state store: what was seen (issues, items, notices), what changed, and the alert outbox.
 
 SQLAlchemy Core over SQLite (default, one machine) or PostgreSQL (several workers). The schema is
-in ``store_schema``, its migrations in ``store_migrations``, engine details in ``store_db``.
+in ``store_schema``, its migrations in ``store_migrations``, engine details in ``store_db``,
+the lock in ``store_locks``, the writes and content hashes in ``store_writes``.
 
 Diff semantics (DESIGN 3.3): an item or notice never seen is ``new``; seen with another content
 hash it is ``revised`` (first_seen kept, last_seen bumped, the previous hash kept); the same hash
@@ -16,11 +17,9 @@ working on one database at once.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,11 +29,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from policywatch.errors import StateError
 from policywatch.models import Alert, Change, IssueMeta, Notice, PolicyItem
-from policywatch.store_db import insert_for, make_engine, write_tx
+from policywatch.store_db import make_engine, write_tx
 from policywatch.store_locks import LOCK_TTL, hold_lock
 from policywatch.store_migrations import migrate
 from policywatch.store_schema import (
-    alerts,
     issues,
     item_notices,
     items,
@@ -43,44 +41,26 @@ from policywatch.store_schema import (
     sources,
     utcnow,
 )
+from policywatch.store_writes import (
+    alert_item_ref,
+    change_of,
+    chunks,
+    enqueue_alerts,
+    item_hash,
+    item_hashes,
+    link_notices,
+    notice_hash,
+    upsert,
+    upsert_issue,
+    upsert_items,
+    upsert_notices,
+)
 
 __all__ = ["RecordResult", "Store", "alert_item_ref", "item_hash", "notice_hash"]
 
 log = logging.getLogger("policywatch.store")
 
-_ITEM_CONTENT = {"headline", "summary", "goals", "comment", "policy", "text", "date", "links"}
-_NOTICE_CONTENT = {"title", "issuing_body", "doc_number", "published", "body_text", "attachments"}
-_CHUNK = 500
-
 ItemRow = tuple[PolicyItem, IssueMeta, list[Notice]]
-
-
-def _sha256_json(data: Any) -> str:
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def item_hash(item: PolicyItem) -> str:
-    """Content hash of an item: its text fields only, so re-enrichment or moves are not revisions."""
-    return _sha256_json(item.model_dump(mode="json", include=_ITEM_CONTENT))
-
-
-def notice_hash(notice: Notice) -> str | None:
-    """The notice's own content hash if the fetcher set one; ``None`` when it has no content."""
-    if notice.status != "ok":
-        return None
-    return notice.content_hash or _sha256_json(
-        notice.model_dump(mode="json", include=_NOTICE_CONTENT)
-    )
-
-
-def alert_item_ref(item: PolicyItem, change: Change) -> str:
-    """The item part of an alert key: ``<id>`` for a new item, ``<id>@<hash8>`` for a revision.
-
-    So a revised item can alert again, once per revision:
-    ``Alert.make_key(watchlist, channel, alert_item_ref(item, change), kind)``.
-    """
-    return item.id if change != "revised" else f"{item.id}@{item_hash(item)[:8]}"
 
 
 @dataclass
@@ -109,17 +89,6 @@ class RecordResult:
             "notice_status_changes": self.notice_status_changes,
             "alerts_enqueued": self.alerts_enqueued,
         }
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
-def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 class Store:
@@ -196,7 +165,7 @@ class Store:
 
     def save_source_state(self, name: str, state: dict[str, Any]) -> None:
         with self.write() as conn:
-            _upsert(conn, sources, {"name": name, "state": state, "updated_at": utcnow()}, ["name"])
+            upsert(conn, sources, {"name": name, "state": state, "updated_at": utcnow()}, ["name"])
 
     # -- diff -------------------------------------------------------------------------------
 
@@ -209,8 +178,8 @@ class Store:
 
     def diff_items(self, items_: Sequence[PolicyItem]) -> dict[str, Change]:
         with self.read() as conn:
-            stored = _item_hashes(conn, [i.id for i in items_])
-        return {i.id: _change(stored.get(i.id), item_hash(i), i.id in stored) for i in items_}
+            stored = item_hashes(conn, [i.id for i in items_])
+        return {i.id: change_of(stored.get(i.id), item_hash(i), i.id in stored) for i in items_}
 
     def diff_notice(self, notice: Notice) -> Change:
         with self.read() as conn:
@@ -237,7 +206,11 @@ class Store:
         alerts: Sequence[Alert] = (),
         run_id: str | None = None,
     ) -> RecordResult:
-        """Record one issue with everything it brought, in one transaction."""
+        """Record one issue with everything it brought, in one transaction.
+
+        ``item_notices`` maps item ids (of ``items``) to the notice URLs they cite; links only
+        accumulate. ``alerts`` whose key is already in the outbox are skipped.
+        """
         result = RecordResult()
         links = dict(item_notices or {})
         unknown = sorted(set(links) - {i.id for i in items})
@@ -245,13 +218,11 @@ class Store:
             raise StateError(f"item_notices names items not being recorded: {', '.join(unknown)}")
         with self.write() as conn:
             now = utcnow()
-            result.issue = _upsert_issue(conn, issue_id, source, meta, content_hash, now)
-            result.item_changes = _upsert_items(conn, issue_id, meta, items, now)
-            result.notice_changes, result.notice_status_changes = _upsert_notices(
-                conn, notices, now
-            )
-            _link(conn, links)
-            result.alerts_enqueued = _enqueue(conn, alerts, run_id, now)
+            result.issue = upsert_issue(conn, issue_id, source, meta, content_hash, now)
+            result.item_changes = upsert_items(conn, issue_id, meta, items, now)
+            result.notice_changes, result.notice_status_changes = upsert_notices(conn, notices, now)
+            link_notices(conn, links)
+            result.alerts_enqueued = enqueue_alerts(conn, alerts, run_id, now)
         return result
 
     # -- reading back -----------------------------------------------------------------------
@@ -261,13 +232,18 @@ class Store:
         query = (
             sa.select(items.c.id, items.c.data, issues.c.data.label("issue"))
             .join(issues, issues.c.id == items.c.issue_id)
-            .order_by(items.c.date, items.c.issue_id, items.c.section, items.c.position)
+            .order_by(
+                items.c.date.asc().nulls_last(),
+                items.c.issue_id,
+                items.c.section,
+                items.c.position,
+            )
         )
         if since is not None:
             query = query.where(items.c.date >= since)
         with self.read() as conn:
             rows = conn.execute(query).all()
-            for chunk in _row_chunks(rows):
+            for chunk in chunks(rows):
                 linked = _notices_for(conn, [r.id for r in chunk])
                 for r in chunk:
                     yield _item_row(r.data, r.issue, linked.get(r.id, []))
@@ -295,7 +271,7 @@ class Store:
     def start_run(self, run_id: str) -> None:
         row = {"id": run_id, "started_at": utcnow(), "status": "running", "summary": None}
         with self.write() as conn:
-            _upsert(conn, runs, row, ["id"])
+            upsert(conn, runs, row, ["id"])
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
         with self.write() as conn:
@@ -313,176 +289,7 @@ class Store:
         return dict(row._mapping) if row is not None else None
 
 
-# -- the writes of record(), each on the caller's transaction ----------------------------------
-
-
-def _upsert(conn: Connection, table: sa.Table, row: dict[str, Any], keys: list[str]) -> None:
-    stmt = insert_for(conn, table).values(**row)
-    update = {k: stmt.excluded[k] for k in row if k not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update))
-
-
-def _change(old: str | None, new: str, seen: bool) -> Change:
-    if not seen:
-        return "new"
-    return "unchanged" if old == new else "revised"
-
-
-def _upsert_issue(
-    conn: Connection, issue_id: str, source: str, meta: IssueMeta, content_hash: str, now: Any
-) -> Change:
-    old = conn.execute(sa.select(issues.c.content_hash).where(issues.c.id == issue_id)).first()
-    values = {
-        "source": source,
-        "title": meta.title,
-        "published": meta.published,
-        "url": meta.url,
-        "content_hash": content_hash,
-        "data": meta.model_dump(mode="json"),
-        "last_seen": now,
-    }
-    if old is None:
-        conn.execute(issues.insert().values(id=issue_id, first_seen=now, **values))
-        return "new"
-    conn.execute(issues.update().where(issues.c.id == issue_id).values(**values))
-    return "unchanged" if old.content_hash == content_hash else "revised"
-
-
-def _item_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for chunk in _chunks(list(ids)):
-        query = sa.select(items.c.id, items.c.content_hash).where(items.c.id.in_(chunk))
-        found.update({r.id: r.content_hash for r in conn.execute(query)})
-    return found
-
-
-def _upsert_items(
-    conn: Connection, issue_id: str, meta: IssueMeta, items_: Sequence[PolicyItem], now: Any
-) -> dict[str, Change]:
-    unique = {i.id: i for i in items_}  # an id listed twice is one item (the last one wins)
-    stored = _item_hashes(conn, list(unique))
-    changes: dict[str, Change] = {}
-    batches: dict[Change, list[dict[str, Any]]] = {"new": [], "revised": [], "unchanged": []}
-    for item in unique.values():
-        new_hash = item_hash(item)
-        change = _change(stored.get(item.id), new_hash, item.id in stored)
-        row = {
-            "b_id": item.id,
-            "section": item.section,
-            "position": item.position,
-            "date": item.date or meta.published,
-            "content_hash": new_hash,
-            "data": item.model_dump(mode="json"),
-            "last_seen": now,
-        }
-        if change == "revised":
-            row["previous_hash"] = stored[item.id]
-        batches[change].append(row)
-        changes[item.id] = change
-    _write_items(conn, issue_id, now, batches)
-    return changes
-
-
-def _write_items(
-    conn: Connection, issue_id: str, now: Any, batches: dict[Change, list[dict[str, Any]]]
-) -> None:
-    """Three executemany calls instead of one statement per item."""
-    if batches["new"]:
-        rows = [
-            {**r, "id": r.pop("b_id"), "issue_id": issue_id, "first_seen": now}
-            for r in batches["new"]
-        ]
-        conn.execute(items.insert(), rows)
-    for change in ("revised", "unchanged"):
-        rows = batches[change]
-        if rows:
-            cols: dict[str, Any] = {k: sa.bindparam(k) for k in rows[0] if k != "b_id"}
-            stmt = items.update().where(items.c.id == sa.bindparam("b_id")).values(cols)
-            conn.execute(stmt, rows)
-
-
-def _upsert_notices(
-    conn: Connection, notices_: Sequence[Notice], now: Any
-) -> tuple[dict[str, Change], int]:
-    changes: dict[str, Change] = {}
-    status_changes = 0
-    for notice in notices_:
-        old = conn.execute(
-            sa.select(notices.c.content_hash, notices.c.status).where(notices.c.url == notice.url)
-        ).first()
-        changes[notice.url] = _write_notice(conn, notice, old, now)
-        status_changes += old is not None and old.status != notice.status
-    return changes, status_changes
-
-
-def _write_notice(conn: Connection, notice: Notice, old: Any, now: Any) -> Change:
-    new_hash = notice_hash(notice)
-    checked = {
-        "status": notice.status,
-        "last_checked": _aware(notice.fetched_at) or now,
-        "last_error": notice.error if notice.status != "ok" else None,
-    }
-    content = {
-        "site": notice.site,
-        "content_hash": new_hash,
-        "data": notice.model_dump(mode="json"),
-    }
-    if old is None:
-        conn.execute(notices.insert().values(url=notice.url, first_seen=now, **content, **checked))
-        return "new"
-    where = notices.c.url == notice.url
-    if new_hash is None:  # 404 / blocked / error: keep the last good content, record the event
-        conn.execute(notices.update().where(where).values(**checked))
-        return "unchanged"
-    if new_hash == old.content_hash:
-        conn.execute(notices.update().where(where).values(**content, **checked))
-        return "unchanged"
-    prev = {"previous_hash": old.content_hash} if old.content_hash is not None else {}
-    conn.execute(notices.update().where(where).values(**content, **checked, **prev))
-    return "revised"
-
-
-def _link(conn: Connection, links: Mapping[str, Sequence[str]]) -> None:
-    for item_id, urls in links.items():
-        conn.execute(item_notices.delete().where(item_notices.c.item_id == item_id))
-        rows = [{"item_id": item_id, "notice_url": u} for u in dict.fromkeys(urls)]
-        if rows:
-            conn.execute(item_notices.insert(), rows)
-
-
-def _enqueue(conn: Connection, alerts_: Sequence[Alert], run_id: str | None, now: Any) -> int:
-    """Insert the alerts, skipping keys already in the outbox; returns how many were new."""
-    rows = [_alert_row(a, run_id, now) for a in alerts_]
-    enqueued = 0
-    for start in range(0, len(rows), _CHUNK):
-        stmt = (
-            insert_for(conn, alerts)
-            .values(rows[start : start + _CHUNK])
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(alerts.c.id)  # rowcount is not reliable for ON CONFLICT on every driver
-        )
-        enqueued += len(conn.execute(stmt).all())
-    return enqueued
-
-
-def _alert_row(alert: Alert, run_id: str | None, now: Any) -> dict[str, Any]:
-    row = alert.model_dump(exclude={"reasons"})
-    row.update(
-        reasons=[r.model_dump(mode="json") for r in alert.reasons],
-        created_at=_aware(alert.created_at) or now,
-        next_attempt_at=_aware(alert.next_attempt_at),
-        sent_at=_aware(alert.sent_at),
-        run_id=alert.run_id or run_id,
-    )
-    return row
-
-
 # -- reading helpers ---------------------------------------------------------------------------
-
-
-def _row_chunks(rows: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(rows), _CHUNK):
-        yield rows[start : start + _CHUNK]
 
 
 def _notices_for(conn: Connection, item_ids: Sequence[str]) -> dict[str, list[Notice]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
 
@@ -31,6 +32,12 @@ class Page:
     def from_html(cls, html: str, url: str) -> Page:
         soup = common.soup_of(html)
         return cls(soup, url, common.metas(soup))
+
+    def base_url(self) -> str:
+        """What relative links resolve against: ``<base href>`` if the page sets one."""
+        base = self.soup.find("base", href=True)
+        href = str(base["href"]).strip() if isinstance(base, Tag) else ""
+        return common.canonical_url(urljoin(self.url, href) if href else self.url)
 
     def text_of(self, selectors: tuple[str, ...]) -> str | None:
         return common.first_text(self.soup, selectors)
@@ -192,8 +199,7 @@ def build_notice(parser: NoticeParser, page: Page, html: str, bodies: BodyIndex)
         return error_notice(page.url, parser.name, reason)
     areas = [fields.body, *fields.attachment_areas]
     attachments = [
-        Attachment(name=n, url=u)
-        for n, u in common.attachment_links(areas, common.canonical_url(page.url))
+        Attachment(name=n, url=u) for n, u in common.attachment_links(areas, page.base_url())
     ]
     text = common.body_text(fields.body)
     if not text:

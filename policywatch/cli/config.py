@@ -53,7 +53,9 @@ class _Report:
         except ConfigError as exc:
             lines = str(exc).splitlines()
             self.errors += lines
-            err_console.print(f"FAIL {label} ({len(lines)} problem(s))", markup=False)
+            err_console.print(
+                f"FAIL {label} ({len(lines)} problem(s))", markup=False, soft_wrap=True
+            )
             return False
         console.print(
             f"ok   {label}" + (f"  ({note})" if note else ""), markup=False, soft_wrap=True
@@ -65,7 +67,18 @@ def _check_app(config: Config) -> str | None:
     if not (config.dir / "policywatch.yaml").exists():
         return "not found, using the defaults"
     app_settings = config.app
-    return f"{len(app_settings.sources)} source(s), state at {config.state_url()}"
+    return f"{len(app_settings.sources)} source(s), state at {_masked(config.state_url())}"
+
+
+def _masked(url: str) -> str:
+    """The state URL without its password (it may be a PostgreSQL URL with credentials)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable URL)"
 
 
 def _check_bodies(config: Config) -> str | None:

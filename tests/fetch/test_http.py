@@ -340,3 +340,15 @@ def test_fetch_url_is_a_sync_convenience(
 ) -> None:
     result = fetch_url(fault.url("/ok"), http_settings)
     assert (result.status, result.content, result.attempts) == (200, b"fine", 1)
+
+
+async def test_redirect_without_location_is_an_error() -> None:
+    """Edge case through MockTransport: a 302 with no Location header."""
+    import httpx
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(302))
+    settings = HttpSettings(allowed_hosts=["mock.test"], per_host_interval=0)
+    async with PoliteClient(settings, transport=transport) as client:
+        with pytest.raises(FetchError, match="unusable Location") as info:
+            await client.get("https://mock.test/a")
+    assert (info.value.status, info.value.attempts) == (302, 1)

@@ -101,14 +101,14 @@ async def test_a_new_issue_in_the_feed_is_the_only_page_fetched(
     shutil.copytree(SITE / "merics", site_v2)
     briefs = site_v2 / "en" / "merics-briefs"
     page = (briefs / "grid-upgrades-data-exchanges-drone-rules.html").read_text("utf-8")
-    (briefs / "solar-glut-ev-exports-ai-rules.html").write_text(
+    (briefs / "solar-glut-ev-exports-port-fees.html").write_text(
         page.replace("Grid upgrades + Data exchanges + Drone rules", "Solar glut + EV exports"),
         "utf-8",
     )
     feed = site_v2 / "en" / "rss.xml"
     item = (
         "<item><title>Solar glut + EV exports</title>"
-        "<link>https://merics.org/en/merics-briefs/solar-glut-ev-exports-ai-rules</link>"
+        "<link>https://merics.org/en/merics-briefs/solar-glut-ev-exports-port-fees</link>"
         "<pubDate>Wed, 04 Dec 2024 09:00:00 +0000</pubDate></item>"
     )
     feed.write_text(feed.read_text("utf-8").replace("<item>", item + "<item>", 1), "utf-8")
@@ -120,7 +120,7 @@ async def test_a_new_issue_in_the_feed_is_the_only_page_fetched(
     assert [c.title for c in found] == ["Solar glut + EV exports"]
     assert dict(merics_site.counts) == {
         "/en/rss.xml": 1,
-        "/en/merics-briefs/solar-glut-ev-exports-ai-rules": 1,
+        "/en/merics-briefs/solar-glut-ev-exports-port-fees": 1,
     }
 
 
@@ -304,3 +304,15 @@ async def test_missing_folder_is_a_recorded_failure(
     assert state.consecutive_failures == 1
     assert state.last_error
     assert "nowhere" in state.last_error
+
+
+async def test_a_feed_that_is_not_rss_falls_back_and_keeps_no_etag(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    merics_site.routes["/en/rss.xml"] = lambda req: Reply(
+        200, {"Content-Type": "text/html", "ETag": '"maintenance"'}, b"<html>maintenance</html>"
+    )
+    found, state = await run(merics_source(merics_site), http_settings, SourceState(), tmp_path)
+    assert [c.key for c in found] == [ROBOT, GRID, BRIEFING]
+    assert state.etag is None
+    assert merics_site.counts["/en/analysis"] >= 1

@@ -13,8 +13,12 @@ from policywatch.demo import DemoWorld
 from policywatch.store import Store
 from policywatch.store_schema import alerts, issues, items
 
-BATTERY_ISSUE = "https://merics.org/en/merics-briefs/battery-passports-industrial-robots-rare-earth-tracing"
-AI_ISSUE = "https://merics.org/en/merics-briefs/ai-plus-manufacturing-hydrogen-pipelines-data-exchanges"
+BATTERY_ISSUE = (
+    "https://merics.org/en/merics-briefs/battery-passports-industrial-robots-rare-earth-tracing"
+)
+AI_ISSUE = (
+    "https://merics.org/en/merics-briefs/ai-plus-manufacturing-hydrogen-pipelines-data-exchanges"
+)
 OLD_ISSUE = "https://merics.org/en/briefing/merics-china-industries-briefing-december-2020"
 ESSENTIALS = "fuel-exports-emission-quotas-local-cadres"
 MEE = "https://www.mee.gov.cn/xxgk2018/xxgk/xxgk03/202602/t20260224_1123456.html"
@@ -53,7 +57,8 @@ def test_first_run_records_issues_notices_and_sends_alerts(world: DemoWorld, run
     assert len(stored_items) == len(summary["items"])
 
     sent = rows(world, alerts)
-    assert sent and all(a.status == "sent" for a in sent)
+    assert sent
+    assert all(a.status == "sent" for a in sent)
     assert len(world.messages()) == len(sent) == sum(summary["sent"].values())
     assert len(summary["matches"]) == len(sent)  # one channel per demo watchlist
     tagged = {s.split("]")[0].lstrip("[") for s in subjects(world)}
@@ -71,7 +76,8 @@ def test_second_run_sends_nothing_new(world: DemoWorld, run_flow: Any) -> None:
     assert state.is_completed(), state.message
     summary = state.result()
     assert world.messages() == []
-    assert summary["matches"] == [] and summary["items"] == []
+    assert summary["matches"] == []
+    assert summary["items"] == []
     assert sum(summary["enqueued"].values()) == 0
     assert [(r.id, r.content_hash) for r in rows(world, items)] == [(i, h) for i, h, _ in before]
     assert len(rows(world, alerts)) == first
@@ -92,7 +98,8 @@ def test_dry_run_matches_but_records_and_sends_nothing(
     assert summary["dry_run"] is True
     assert summary["matches"]
     assert world.messages() == []
-    assert rows(world, items) == [] and rows(world, alerts) == []
+    assert rows(world, items) == []
+    assert rows(world, alerts) == []
 
     arts = artifacts_of(state)
     table = json.loads(arts["check-updates-matches"].data)
@@ -123,11 +130,19 @@ def test_a_failing_notice_host_does_not_fail_the_run_and_is_retried(
     assert world.messages()
 
     del world.site.routes[broken]
+    world.mail.clear()
     again = run_flow(check_updates).result()
     retried = {n["url"]: n["status"] for n in again["notices"]}
     assert any("cac.gov.cn" in u and s == "ok" for u, s in retried.items())
-    assert MEE in retried  # still blocked, still retried; the 404 too
-    assert again["matches"] == []
+    assert retried[MEE] == "blocked"
+    assert retried[SAMR] == "not_found"
+    assert sum(again["enqueued"].values()) == 0
+    assert world.messages() == []
+    with Store.open(f"sqlite:///{world.state_path}") as store:
+        fixed = store.notice("https://www.cac.gov.cn/2026-03/14/c_1773456789012345.htm")
+    assert fixed is not None
+    assert fixed.status == "ok"
+    assert fixed.body_text
 
 
 def test_artifacts_summarise_the_run_without_secrets(
@@ -137,9 +152,16 @@ def test_artifacts_summarise_the_run_without_secrets(
     arts = artifacts_of(state)
     assert set(arts) == {"check-updates-summary", "check-updates-matches"}
     markdown = arts["check-updates-summary"].data
-    for heading in ("## Issues", "## New and revised items", "## Notices", "## Alerts per watchlist"):
+    for heading in (
+        "## Issues",
+        "## New and revised items",
+        "## Notices",
+        "## Alerts per watchlist",
+    ):
         assert heading in markdown
-    assert "Rare-earth tracing" in markdown and "blocked" in markdown and "not_found" in markdown
+    assert "Rare-earth tracing" in markdown
+    assert "blocked" in markdown
+    assert "not_found" in markdown
     assert "| ev-batteries |" in markdown
     table = json.loads(arts["check-updates-matches"].data)
     assert len(table) == len(state.result()["matches"])
@@ -147,4 +169,5 @@ def test_artifacts_summarise_the_run_without_secrets(
     smtp = world.env["POLICYWATCH_DEMO_SMTP_URL"]
     port = smtp.split(":")[2].split("?")[0]
     for art in arts.values():
-        assert "mailto" not in art.data and port not in art.data
+        assert "mailto" not in art.data
+        assert port not in art.data

@@ -47,7 +47,8 @@ def test_check_config_ok(config_copy: Path) -> None:
 def test_check_config_reports_every_file_at_once_and_exits_2(config_copy: Path) -> None:
     sectors = config_copy / "sectors.yaml"
     sectors.write_text(
-        sectors.read_text(encoding="utf-8").replace("terms_en:", "terms_eng:", 1), encoding="utf-8"
+        sectors.read_text(encoding="utf-8").replace("\n    terms_en:", "\n    terms_eng:", 1),
+        encoding="utf-8",
     )
     (config_copy / "watchlists.yaml").write_text(
         "watchlists:\n  - name: a\n    keywords: [x]\n    chanels: [ops]\n", encoding="utf-8"
@@ -151,10 +152,22 @@ def test_backtest_counts_alerts_per_month_over_the_store(
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["cac"]["per_month"] == {"2025-03": 1}
-    assert data["cac"]["examples"][0]["why"] == ["body CAC: in text"]
+    assert data["cac"]["examples"][0]["why"] == [
+        'body CAC: "Cyberspace Administration of China" in headline'
+    ]
     assert data["batteries"]["total"] == 0  # the linked notice's "recall" excludes the item
     assert data["catl-only"]["total"] == 0  # CATL appears only outside corporate news
     later = json.loads(run(config_copy, *args, "--since", "2025-03-06").stdout)
     assert later["cac"]["total"] == 0
     table = run(config_copy, "match", "--backtest", "--watchlists", str(watchlists_file))
     assert "backtest over 5 stored items" in table.stdout
+
+
+def test_check_config_never_prints_the_state_password(
+    config_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLICYWATCH_STATE_URL", "postgresql+psycopg://pw:s3cret@db.internal/pw")
+    result = run(config_copy, "check-config", "--no-env")
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    assert "pw:***@db.internal" in result.stdout

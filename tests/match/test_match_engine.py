@@ -165,3 +165,13 @@ def test_tag_item_fills_sectors_and_companies(taxonomy: Taxonomy) -> None:
 def test_tag_item_reads_notices(taxonomy: Taxonomy) -> None:
     tagged = tag_item(item("A notice."), taxonomy, [notice("推动稀土产业高质量发展")])
     assert tagged.sectors == ["rare-earths"]
+
+
+def test_hit_in_full_text_is_credited_to_the_field_that_has_it_on_a_boundary(match_with) -> None:
+    headline, summary = "Every maker cut prices", "The EV market slowed."
+    one = item(f"{headline}\n{summary}", headline=headline, summary=summary)
+    [m] = match_with([EV], one)
+    assert (m.reasons[0].found, m.reasons[0].field) == ("EV", "summary")
+    two = item("Other words. The EV market slowed.", headline="Every maker cut prices")
+    [m] = match_with([EV], two)
+    assert m.reasons[0].field == "text"

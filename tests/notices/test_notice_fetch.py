@@ -128,6 +128,22 @@ async def test_js_redirect_followed_with_referer(
     assert target[0].headers.get("referer") == url
 
 
+async def test_mobile_redirect_snippet_on_a_notice_page_is_not_followed(
+    site: LoopbackServer, http_settings: HttpSettings, bodies: BodyIndex
+) -> None:
+    snippet = (
+        b"<script>if(/iPhone/.test(navigator.userAgent)){window.location.href='/m.html';}</script>"
+    )
+    page = (
+        (FIXTURES / "miit" / "wjfb-tz.html").read_bytes().replace(b"</head>", snippet + b"</head>")
+    )
+    site.routes["/with-mobile-jump"] = lambda _req: Reply(200, {"Content-Type": "text/html"}, page)
+    status, title, _, _ = await _fetch(http_settings, site.url("/with-mobile-jump"), bodies, "miit")
+    assert status == "ok"
+    assert title is not None
+    assert site.counts["/m.html"] == 0
+
+
 async def test_js_redirect_off_the_allow_list_is_not_followed(
     site: LoopbackServer, http_settings: HttpSettings, bodies: BodyIndex
 ) -> None:

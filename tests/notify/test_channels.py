@@ -65,7 +65,7 @@ def test_secret_is_resolved_only_at_delivery(tmp_path: Path, hook: Hook) -> None
     from policywatch.channels import send
 
     send(channels["s"], render_alert(sample_entry("w")), resolver=resolver)
-    assert calls == ["team-hook", "team-hook"]  # targets + the scrub list
+    assert calls == ["team-hook"]
     assert hook.posts[0]["path"] == f"/{SECRET}"
 
 

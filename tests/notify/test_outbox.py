@@ -235,3 +235,25 @@ def test_planted_secret_never_reaches_logs_db_or_messages(
             assert SECRET.encode() not in path.read_bytes()
     assert hook.posts
     assert hook.posts[0]["path"] == f"/hooks/{SECRET}"
+
+
+def test_live_claim_is_respected_and_stale_claim_is_taken_over_without_resend(
+    tmp_path: Path, store: Store, sink: MailSink, delivery: DeliverySettings
+) -> None:
+    from policywatch.outbox import LEASE, DeliveryReport, _claim, _Ctx, _deliver
+
+    channels = write_channels(tmp_path, "channels:\n  mail:\n    url: ${U}\n", {"U": sink.url()})
+    item = make_item(1)
+    record(store, [item], [alert_for(item, "ev", "mail")])
+    stale = _claim(store, "crashed-worker", T0, None)  # a worker that claimed, then stalled
+    assert len(stale) == 1
+    busy = deliver_pending(store, channels, config=delivery, now=T0, worker_id="b")
+    assert busy.sent == 0
+    later = T0 + LEASE + dt.timedelta(seconds=1)
+    took_over = deliver_pending(store, channels, config=delivery, now=later, worker_id="b")
+    assert took_over.sent == 1
+    # the stalled worker wakes up: its claim is gone, so it must not send again
+    ctx = _Ctx(store, channels, delivery, later, "crashed-worker", None, DeliveryReport("x"), True)
+    _deliver(ctx, "mail", stale, digest=False)
+    assert len(sink.messages) == 1
+    assert _statuses(store) == Counter({"sent": 1})

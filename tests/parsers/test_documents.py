@@ -69,3 +69,22 @@ def test_pdf_extraction_damage_is_undone() -> None:
     assert heading("Corp\tporate news") == "corporate_news"
     assert is_toc_entry("2.\tChina promotes more equipment renewal\t3")
     assert not is_toc_entry("A vision for 2027")
+
+
+def test_wrapped_pdf_lines_join_words() -> None:
+    from parsers.documents_pdf import _join
+
+    assert _join("digital trans-", "formation of industry") == "digital transformation of industry"
+    assert _join("an AI-", "driven chip") == "an AI-driven chip"
+    assert _join("carbon", "footprint") == "carbon footprint"
+
+
+def test_ordered_lists_keep_their_numbers_and_bullets_their_dash() -> None:
+    from parsers.documents import html_to_document
+
+    page = (
+        "<html><body><article><ol start='2'><li><h3>Second story</h3></li><li>Third</li></ol>"
+        "<ul><li><p>a goal</p></li><li></li></ul><p>after</p></article></body></html>"
+    )
+    lines = html_to_document(page, "x.html").text.split("\n\n")
+    assert lines == ["2. Second story", "3. Third", "- a goal", "after"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,32 @@ def test_synthetic_fixture_matches_golden(name: str, fixtures: Path, bodies: Bod
     assert got == want
 
 
+def digest(text: str) -> dict[str, Any]:
+    return {"sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "chars": len(text)}
+
+
+def digested(issue: dict[str, Any]) -> dict[str, Any]:
+    """The real newsletter's prose stays out of the repository: the golden file holds a digest
+    and the length of each summary, goal, comment, news headline and text; headlines of top
+    stories, policy titles, bodies, dates and ids are literal."""
+    for item in issue["items"]:
+        for name in ("summary", "comment", "text"):
+            if item[name] is not None:
+                item[name] = digest(item[name])
+        item["goals"] = [digest(goal) for goal in item["goals"]]
+        if item["section"] != "top":
+            item["headline"] = digest(item["headline"])
+    return issue
+
+
 def test_real_sample_matches_golden(
     shared_samples: Path, fixtures: Path, bodies: BodyIndex
 ) -> None:
-    got = parsed(shared_samples / REAL, bodies)
-    assert got == expected(fixtures, "real-2024-10-02.txt")
+    got = digested(parsed(shared_samples / REAL, bodies))
+    want = expected(fixtures, "real-2024-10-02.txt")
+    assert got["issue"] == want["issue"]
+    for got_item, want_item in zip(got["items"], want["items"], strict=True):
+        assert got_item == want_item, f"{want_item['section']} #{want_item['position']}"
 
 
 def test_real_sample_counts(shared_samples: Path, bodies: BodyIndex) -> None:
@@ -54,6 +76,15 @@ def test_real_sample_counts(shared_samples: Path, bodies: BodyIndex) -> None:
     top = [item for item in issue["items"] if item["section"] == "top"]
     assert top[4]["headline"].startswith("Tracking CO²:")
     assert all(item["policy"]["title_en"] and item["policy"]["issuing_bodies"] for item in top)
+    assert [len(item["goals"]) for item in top] == [3, 4, 4, 4, 4]
+    assert [item["comment"].count("\n\n") + 1 for item in top] == [3, 2, 2, 3, 2]
+    assert [item["policy"]["title_zh"] is None for item in top] == [
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
 
 
 def test_html_and_pdf_of_one_issue_share_ids(fixtures: Path, bodies: BodyIndex) -> None:

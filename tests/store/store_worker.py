@@ -27,7 +27,7 @@ def main(url: str, mode: str, owner: str = "worker") -> None:
     store = Store.open(url)
     items = [make_item("item-1"), make_item("item-2")]
     if mode == "hang-in-record":  # killed after the issue, items and notices were written
-        store_module._enqueue = _hang  # type: ignore[assignment]
+        store_module.enqueue_alerts = _hang  # type: ignore[assignment]
         record(store, items, notices=[make_notice()], alerts=[make_alert()])
     elif mode == "hold-lock":  # killed while holding the run lock
         with store.run_lock(owner, ttl=1.0):

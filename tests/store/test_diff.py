@@ -139,11 +139,25 @@ def test_items_link_to_notices(store: Store) -> None:
     assert meta.title == "China Industries test issue"
     assert sorted(n.url for n in linked) == sorted([a.url, b.url])
 
+    # a later run that re-fetched only one notice keeps the other link
     record(store, [make_item()], notices=[a], item_notices={"item-1": [a.url]})
     stored = store.item("item-1")
     assert stored is not None
-    assert [n.url for n in stored[2]] == [a.url]
+    assert sorted(n.url for n in stored[2]) == sorted([a.url, b.url])
+    assert count(store, "item_notices") == 2
     assert store.item("missing") is None
+
+
+def test_link_to_a_notice_not_fetched_yet(store: Store) -> None:
+    later = "https://www.ndrc.gov.cn/later.html"
+    record(store, [make_item()], item_notices={"item-1": [later]})
+    stored = store.item("item-1")
+    assert stored is not None
+    assert stored[2] == []  # nothing to show until the notice itself is recorded
+    record(store, [make_item()], notices=[make_notice(later)])
+    stored = store.item("item-1")
+    assert stored is not None
+    assert [n.url for n in stored[2]] == [later]
 
 
 def test_items_since_filters_on_item_date(store: Store) -> None:

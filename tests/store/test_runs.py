@@ -59,7 +59,7 @@ def test_exception_inside_record_leaves_nothing(
     def broken(*_args: Any) -> None:
         raise RuntimeError("disk full while linking")
 
-    monkeypatch.setattr(store_module, "_link", broken)
+    monkeypatch.setattr(store_module, "link_notices", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         record(store, [make_item()], notices=[make_notice()], alerts=[make_alert()])
     _nothing_recorded(store)

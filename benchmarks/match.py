@@ -1,0 +1,166 @@
+"""Matching speed: one Aho-Corasick automaton against a naive per-watchlist regex loop.
+
+Synthetic, reproducible workload (seeded): 1,000 watchlists of 20 terms each (20,000 distinct
+terms, a fifth of them Chinese; every fifth watchlist also names a real sector and company from
+config/), and 10,000 items of about 700 characters across headline, summary, comment and text,
+each carrying a few watchlist terms among filler words. Prints compile time, match time for 2,500 /
+5,000 / 10,000 items (to show growth with the number of items) and the naive loop's time on a
+sample, extrapolated to all items. Times are CPU time of this one process (``process_time``).
+
+    .venv/bin/python benchmarks/match.py [--items 10000] [--watchlists 1000] [--naive-sample 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from parsers.text import fold
+from policywatch.match import Matcher
+from policywatch.models import PolicyItem
+from policywatch.settings import Config
+from policywatch.taxonomy import Taxonomy, load_taxonomy
+from policywatch.watchlists import Watchlist
+
+CONSONANTS = "bcdfghjklmnpqrstvwxyz"
+VOWELS = "aeiou"
+HANZI = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
+
+
+def word(rng: random.Random, parts: int) -> str:
+    """A pseudo-word of ``parts`` syllables (consonant + vowel), like a transliterated name."""
+    return "".join(rng.choice(CONSONANTS) + rng.choice(VOWELS) for _ in range(parts))
+
+
+def vocabulary(rng: random.Random, count: int) -> list[str]:
+    """``count`` distinct terms: Latin pseudo-words (some two-word phrases) and Chinese strings."""
+    terms: set[str] = set()
+    while len(terms) < count:
+        roll = rng.random()
+        if roll < 0.2:
+            terms.add("".join(rng.choice(HANZI) for _ in range(rng.randint(2, 4))))
+        elif roll < 0.4:
+            terms.add(f"{word(rng, 3)} {word(rng, 3)}")
+        else:
+            terms.add(word(rng, rng.randint(3, 5)))
+    return sorted(terms)
+
+
+def make_watchlists(rng: random.Random, count: int, taxonomy: Taxonomy) -> list[Watchlist]:
+    terms = vocabulary(rng, count * 20)
+    rng.shuffle(terms)
+    lists = []
+    for i in range(count):
+        extra = {}
+        if i % 5 == 0:
+            extra = {
+                "sectors": [rng.choice(taxonomy.sectors).id],
+                "companies": [rng.choice(taxonomy.companies).name_en],
+            }
+        lists.append(
+            Watchlist(name=f"wl-{i}", keywords=terms[i * 20 : (i + 1) * 20], **extra)  # type: ignore[arg-type]
+        )
+    return lists
+
+
+def make_items(rng: random.Random, count: int, terms: list[str]) -> list[PolicyItem]:
+    filler = [word(rng, rng.randint(1, 4)) for _ in range(5000)]
+
+    def sentence(words: int, hits: int) -> str:
+        out = rng.choices(filler, k=words)
+        for _ in range(hits):
+            out.insert(rng.randrange(len(out) + 1), rng.choice(terms))
+        return " ".join(out) + "."
+
+    items = []
+    for i in range(count):
+        headline, summary = sentence(10, 0), sentence(30, 1)
+        comment = sentence(40, rng.randint(0, 2))
+        text = "\n".join([headline, summary, comment, sentence(20, 0)])
+        items.append(
+            PolicyItem(
+                id=f"item-{i}",
+                section=rng.choice(["top", "policy_news", "corporate_news"]),
+                position=i,
+                headline=headline,
+                summary=summary,
+                comment=comment,
+                text=text,
+            )
+        )
+    return items
+
+
+def naive_patterns(watchlists: list[Watchlist]) -> list[re.Pattern[str]]:
+    """One regex per watchlist over its keywords (the obvious implementation)."""
+    patterns = []
+    for wl in watchlists:
+        alternatives = "|".join(re.escape(fold(t).lower()) for t in wl.keywords)
+        patterns.append(re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])"))
+    return patterns
+
+
+def naive_match(items: list[PolicyItem], patterns: list[re.Pattern[str]]) -> int:
+    found = 0
+    for item in items:
+        fields = [item.headline, item.summary or "", item.comment or "", item.text]
+        texts = [fold(f).lower() for f in fields]
+        for pattern in patterns:
+            if any(pattern.search(t) for t in texts):
+                found += 1
+    return found
+
+
+def timed(fn, *args):  # type: ignore[no-untyped-def]
+    """CPU seconds of this process (one core), so other load on the machine does not count."""
+    start = time.process_time()
+    result = fn(*args)
+    return time.process_time() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--watchlists", type=int, default=1_000)
+    parser.add_argument("--naive-sample", type=int, default=200)
+    args = parser.parse_args()
+
+    rng = random.Random(20241002)
+    config = Config(Path(__file__).resolve().parent.parent / "config")
+    taxonomy, bodies = load_taxonomy(config), config.bodies
+    watchlists = make_watchlists(rng, args.watchlists, taxonomy)
+    terms = [t for wl in watchlists for t in wl.keywords]
+    items = make_items(rng, args.items, terms)
+    print(f"workload: {len(items):,} items, {len(watchlists):,} watchlists, {len(terms):,} terms")
+
+    compile_s, matcher = timed(Matcher.build, watchlists, taxonomy, bodies)
+    print(f"automaton compile: {compile_s:.3f} s")
+    matcher.match(items[0])  # warm-up
+    for n in (args.items // 4, args.items // 2, args.items):
+        seconds, matches = timed(
+            lambda part: [m for it in part for m in matcher.match(it)], items[:n]
+        )
+        print(
+            f"automaton match {n:>7,} items: {seconds:.3f} s "
+            f"({seconds / n * 1e6:.0f} µs/item, {len(matches):,} matches)"
+        )
+
+    compile_naive, patterns = timed(naive_patterns, watchlists)
+    sample = items[: args.naive_sample]
+    naive_s, naive_found = timed(naive_match, sample, patterns)
+    estimate = naive_s / len(sample) * len(items)
+    print(f"naive regex compile: {compile_naive:.3f} s ({len(patterns):,} patterns)")
+    print(
+        f"naive regex match {len(sample):,} items: {naive_s:.3f} s ({naive_found:,} matches); "
+        f"extrapolated to {len(items):,} items: {estimate:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""End-to-end fixtures: the shared real Prefect server (see ``flows.testing``) and subprocesses.
+
+The server is the same one the in-process flow tests use when both folders run in one session.
+Subprocesses (``policywatch serve``, ``policywatch demo``) get the server's API URL, a 1 s runner
+poll and the demo world's environment; they are stopped with SIGTERM, SIGTERM, then kill.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows import testing
+from policywatch.demo import DemoWorld, demo_world
+
+CLI = str(Path(sys.executable).with_name("policywatch"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.filterwarnings(testing.LEAKED_SOCKET_FILTER))
+
+
+@pytest.fixture(autouse=True)
+def _collect_leaks() -> Iterator[None]:
+    yield
+    gc.collect()
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[testing.PrefectServer]:
+    server = testing.acquire()
+    try:
+        yield server
+    finally:
+        testing.release()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[DemoWorld]:
+    with demo_world(tmp_path / "demo", set_env=False) as w:
+        yield w
+
+
+def child_env(server: testing.PrefectServer, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "POLICYWATCH_"))}
+    env.update(
+        PREFECT_API_URL=server.api,
+        PREFECT_HOME=tempfile.mkdtemp(prefix="prefect-child-"),
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="INFO",
+    )
+    env.update(extra)
+    return env
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGTERM):
+        if proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.kill()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[Any]]]:
+    """``spawn(args, env)`` starts the policywatch CLI; output goes to a log file."""
+    procs: list[subprocess.Popen[Any]] = []
+
+    def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
+        log = (tmp_path / f"proc{len(procs)}.log").open("wb")
+        proc = subprocess.Popen([CLI, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc.log_path = Path(log.name)  # type: ignore[attr-defined]
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        stop(proc)
