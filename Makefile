@@ -49,3 +49,23 @@ clean:
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# -- Prefect: the offline demo, one run, and the deployments for the UI ----------------------------
+PREFECT_PORT ?= 4200
+
+demo: $(STAMP)
+	$(BIN)/policywatch demo
+
+run: $(STAMP)
+	$(BIN)/policywatch run
+
+# Serves the deployments against PREFECT_API_URL; without one, starts a local Prefect server
+# (SQLite, 127.0.0.1 only: the API has no auth) for as long as `make serve` runs.
+serve: $(STAMP)
+	@if [ -n "$$PREFECT_API_URL" ]; then exec $(BIN)/policywatch serve; fi; \
+	mkdir -p var; \
+	echo "starting a local Prefect server: UI at http://127.0.0.1:$(PREFECT_PORT) (log: var/prefect-server.log)"; \
+	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) >var/prefect-server.log 2>&1 & \
+	pid=$$!; trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
+	export PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api; \
+	$(BIN)/policywatch serve --wait 120

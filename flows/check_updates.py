@@ -16,9 +16,16 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.tasks import exponential_backoff
 
-from flows.common import attempt, deliver_step, finish, open_run
+from flows.common import attempt, deliver_step, fail_run, finish, open_run
 from policywatch import pipeline as p
-from policywatch.errors import PolicywatchError
+from policywatch.errors import (
+    BlockedError,
+    DisallowedHostError,
+    FetchError,
+    NotFoundError,
+    PolicywatchError,
+    TooLargeError,
+)
 from policywatch.http import PoliteClient
 from policywatch.models import Alert, Change, Match, Notice
 from policywatch.settings import SourceSettings
@@ -31,16 +38,12 @@ class SourceUnreachable(PolicywatchError):
 
 
 def _transient(task: Any, task_run: Any, state: State[Any]) -> bool:
-    """Retry network trouble only; a 404, a challenge or a parse error will not heal in seconds."""
-    try:
-        state.result()
-    except SourceUnreachable:
+    """Retry network trouble only: a 404, a challenge, a size cap or a bad host won't heal."""
+    exc = state.data  # the engine hands the exception over as the Failed state's data
+    if isinstance(exc, SourceUnreachable):
         return True
-    except Exception as exc:
-        from policywatch.errors import BlockedError, DisallowedHostError, NotFoundError
-
-        return not isinstance(exc, BlockedError | NotFoundError | DisallowedHostError)
-    return False
+    permanent = BlockedError | NotFoundError | DisallowedHostError | TooLargeError
+    return isinstance(exc, FetchError) and not isinstance(exc, permanent)
 
 
 @task(
@@ -159,8 +162,9 @@ async def handle_issue(
     p.summarise_issue(summary, fetched, changes, notices, matches)
     if dry_run:
         return
+    fresh = p.unqueued(rt.store, alerts)
     result = await record_issue(rt, fetched, notices, links, alerts)
-    p.count_enqueued(summary, alerts, result.alerts_enqueued)
+    p.count_enqueued(summary, fresh, result.alerts_enqueued)
 
 
 def _failed(summary: p.RunSummary, candidate: Candidate, state: State[Any]) -> bool:
@@ -222,6 +226,9 @@ async def check_updates(
             if deliver and not dry_run:
                 await deliver_step(rt, summary)
             return await finish(rt, summary, "check-updates")
+    except Exception as exc:
+        await fail_run(rt, summary, exc, "check-updates")
+        raise
     finally:
         rt.close()
 
@@ -239,6 +246,9 @@ async def _check(
         discovered = await discover_all(rt, client, selected, since, summary)
         candidates = sum(len(c) for _, c, _ in discovered)
         log.info("discover: %d source(s), %d candidate issue(s)", len(selected), candidates)
+        for source, _, state in discovered:
+            if state is None and not dry_run:
+                p.count_source_failure(rt.store, source.name, summary)
         p.check_reachable(summary.sources)
         for source, found, state in discovered:
             failed = [
@@ -249,8 +259,6 @@ async def _check(
             if state is not None and not dry_run:
                 kept = p.forget_failed(state, failed)
                 rt.store.save_source_state(source.name, kept.model_dump(mode="json"))
-            elif state is None and not dry_run:
-                p.count_source_failure(rt.store, source.name, summary)
         await retry_notices(rt, client, summary, dry_run=dry_run)
     _log_stages(summary)
 
@@ -278,8 +286,9 @@ async def retry_notices(
         alerts = p.build_alerts(rt.watchlists, matches, fetched.issue.items, changes, rt.run_id)
         p.add_matches(summary, fetched, changes, matches)
         if not dry_run:
+            fresh = p.unqueued(rt.store, alerts)
             result = await record_issue(rt, fetched, notices, links, alerts)
-            p.count_enqueued(summary, alerts, result.alerts_enqueued)
+            p.count_enqueued(summary, fresh, result.alerts_enqueued)
 
 
 def _log_stages(summary: p.RunSummary) -> None:

@@ -97,6 +97,17 @@ async def publish(summary: p.RunSummary, flow_name: str) -> None:
     )
 
 
+async def fail_run(rt: p.Runtime, summary: p.RunSummary, exc: BaseException, name: str) -> None:
+    """Artifacts and the ``runs`` row for a failed run too (best effort: state may be the cause)."""
+    summary.delivery_errors.append(f"run failed: {exc}")
+    try:
+        await publish(summary, name)
+        if not summary.dry_run:
+            rt.store.finish_run(rt.run_id, "failed", {**summary.to_dict(), "error": str(exc)})
+    except Exception as inner:  # never hide the original error
+        get_run_logger().warning("could not record the failed run: %s", inner)
+
+
 async def finish(rt: p.Runtime, summary: p.RunSummary, flow_name: str) -> dict[str, Any]:
     """Publish artifacts, close the ``runs`` row, log the one-line result, return the summary."""
     data = summary.to_dict()

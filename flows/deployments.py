@@ -61,6 +61,23 @@ def ui_url() -> str | None:
     return url.removesuffix("/api") if url else None
 
 
+def wait_for_api(seconds: float) -> bool:
+    """Poll the API's health endpoint (a server started a moment ago is still migrating)."""
+    import time
+
+    import httpx
+
+    url, deadline = api_url(), time.monotonic() + seconds
+    while url and time.monotonic() < deadline:
+        try:
+            if httpx.get(url.rstrip("/") + "/health", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
 def serve_all(config: Config | None = None, *, limit: int | None = None) -> None:
     """Register the deployments and run their flow runs until interrupted."""
     serve(*build(config or Config()), limit=limit, print_starting_message=True)

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.check_updates import process_candidate
-from flows.common import deliver_step, finish, open_run
+from flows.common import deliver_step, fail_run, finish, open_run
 from policywatch import pipeline as p
 from policywatch.errors import PolicywatchError
 from policywatch.sources import Candidate
@@ -59,5 +59,8 @@ async def process_issue(
             if deliver and not dry_run:
                 await deliver_step(rt, summary)
             return await finish(rt, summary, "process-issue")
+    except Exception as exc:
+        await fail_run(rt, summary, exc, "process-issue")
+        raise
     finally:
         rt.close()

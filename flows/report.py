@@ -82,7 +82,7 @@ def to_markdown(summary: RunSummary, title: str = "check-updates") -> str:
         [list(r.values()) for r in summary.alert_rows()],
     )
     if summary.delivery_errors:
-        lines += ["## Delivery problems", "", *(f"- {e}" for e in summary.delivery_errors), ""]
+        lines += ["## Problems", "", *(f"- {e}" for e in summary.delivery_errors), ""]
     return "\n".join(lines)
 
 

@@ -107,6 +107,16 @@ def acquire() -> PrefectServer:
     return _shared
 
 
+def _flush_logs() -> None:
+    """Send buffered run logs while the server still answers (else: 'Error logging to API')."""
+    try:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+    except Exception:
+        pass  # best effort at shutdown
+
+
 def release() -> None:
     """Stop the shared server when its last user is done."""
     global _shared
@@ -114,5 +124,25 @@ def release() -> None:
         return
     _shared.users -= 1
     if _shared.users <= 0:
+        _flush_logs()
         _shared.stop()
         _shared = None
+
+
+class _RetryBusy(httpx.HTTPTransport):
+    """Retries the 503 a SQLite-backed server answers while its database is locked, as
+    Prefect's own client does (a raw client replaying the UI's calls needs the same)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(10):
+            response = super().handle_request(request)
+            if response.status_code != 503:
+                return response
+            response.close()
+            time.sleep(1)
+        return super().handle_request(request)
+
+
+def api_client(api: str) -> httpx.Client:
+    """An httpx client for the server's REST API (the calls the UI makes)."""
+    return httpx.Client(base_url=api, timeout=10, transport=_RetryBusy())

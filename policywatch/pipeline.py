@@ -20,7 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import httpx
 import sqlalchemy as sa
 
 from parsers.documents import load_document
@@ -63,7 +62,6 @@ __all__ = [
 # Test/demo-only hook: "http://127.0.0.1:PORT" sends every request to that loopback server,
 # under /<original host>/<path>, so the demo's issue pages can cite the real ministry URLs.
 HOST_MAP_ENV = "POLICYWATCH_HOST_MAP"
-SERIES = "MERICS China Industries"
 
 IssueStatus = Literal["new", "revised", "unchanged", "ignored", "failed"]
 
@@ -91,7 +89,7 @@ def open_runtime(config: Config, *, run_id: str | None = None) -> Runtime:
     taxonomy = load_taxonomy(config)
     watchlists = load_watchlists(config, taxonomy=taxonomy)
     matcher = Matcher.build(watchlists, taxonomy, config.bodies)
-    store = Store.open(config.state_url())
+    store = open_store(config.state_url())
     return Runtime(
         config=config,
         store=store,
@@ -102,38 +100,26 @@ def open_runtime(config: Config, *, run_id: str | None = None) -> Runtime:
     )
 
 
-class HostMapTransport(httpx.AsyncBaseTransport):
-    """Sends ``https://host/path`` to ``<base>/host/path`` on a loopback server (demo, tests)."""
-
-    def __init__(self, base: str) -> None:
-        target = httpx.URL(base)
-        if target.host not in ("127.0.0.1", "localhost", "::1"):
-            raise StateError(f"{HOST_MAP_ENV}={base}: only a loopback server may be mapped")
-        self._base = target
-        self._inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        mapped = self._base.copy_with(path=f"/{url.host}{url.path}", query=url.query or None)
-        headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"host"]
-        headers.insert(0, (b"Host", mapped.netloc))
-        forwarded = httpx.Request(
-            request.method,
-            mapped,
-            headers=headers,
-            stream=request.stream,
-            extensions=request.extensions,
-        )
-        return await self._inner.handle_async_request(forwarded)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+def open_store(url: str) -> Store:
+    """The state database, or a StateError naming it (password hidden) and what to check."""
+    try:
+        return Store.open(url)
+    except (OSError, sa.exc.SQLAlchemyError) as exc:
+        where = sa.engine.make_url(url).render_as_string(hide_password=True)
+        raise StateError(
+            f"cannot open the state database {where}: {exc}",
+            hint="check POLICYWATCH_STATE_URL / state_url in config/policywatch.yaml",
+        ) from exc
 
 
 def make_client(settings: HttpSettings) -> PoliteClient:
     """The run's one HTTP client; honours the loopback host map when ``HOST_MAP_ENV`` is set."""
     base = os.environ.get(HOST_MAP_ENV)
-    return PoliteClient(settings, transport=HostMapTransport(base) if base else None)
+    if not base:
+        return PoliteClient(settings)
+    from policywatch.demo import HostMapTransport  # demo/test only: loaded when asked for
+
+    return PoliteClient(settings, transport=HostMapTransport(base))
 
 
 # -- the summary --------------------------------------------------------------------------------
@@ -273,9 +259,16 @@ async def discover_source(
 
 
 def forget_failed(state: SourceState, failed_keys: Iterable[str]) -> SourceState:
-    """Drop failed candidates from ``seen`` so the next run tries them again."""
+    """Drop failed candidates from ``seen`` and the feed's validators, so the next run retries.
+
+    Without clearing ETag/Last-Modified an unchanged feed answers 304 and the failed issue
+    would never be listed again.
+    """
     failed = set(failed_keys)
-    return state.model_copy(update={"seen": [k for k in state.seen if k not in failed]})
+    if not failed:
+        return state
+    seen = [k for k in state.seen if k not in failed]
+    return state.model_copy(update={"seen": seen, "etag": None, "last_modified": None})
 
 
 def count_source_failure(store: Store, name: str, summary: RunSummary) -> None:
@@ -513,12 +506,23 @@ def add_matches(
         )
 
 
-def count_enqueued(summary: RunSummary, alerts: Sequence[Alert], enqueued: int) -> None:
-    """Attribute newly enqueued alerts to watchlists (keys already in the outbox are skipped)."""
-    if enqueued == len(alerts):
-        summary.enqueued.update(a.watchlist for a in alerts)
-    elif enqueued:
-        summary.enqueued["(several)"] += enqueued
+def unqueued(store: Store, alerts: Sequence[Alert]) -> list[Alert]:
+    """The alerts whose keys are not in the outbox yet (what ``record`` will actually add)."""
+    keys = [a.key for a in alerts]
+    if not keys:
+        return []
+    table = schema.alerts
+    with store.read() as conn:
+        known = set(conn.execute(sa.select(table.c.key).where(table.c.key.in_(keys))).scalars())
+    return [a for a in alerts if a.key not in known]
+
+
+def count_enqueued(summary: RunSummary, fresh: Sequence[Alert], enqueued: int) -> None:
+    """Attribute newly enqueued alerts (``fresh`` = :func:`unqueued` before recording)."""
+    if enqueued == len(fresh):
+        summary.enqueued.update(a.watchlist for a in fresh)
+    elif enqueued:  # another process enqueued some of them in between
+        summary.enqueued["(unattributed)"] += enqueued
 
 
 # -- delivery -------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ async def _call(flow_: Any, params: dict[str, Any]) -> Any:
 def run_check_updates(**params: Any) -> dict[str, Any]:
     """Run the check-updates flow in this process with a progress display."""
     _ephemeral_defaults()
+    for noisy in ("httpx", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from flows.check_updates import check_updates
 
     with Progress(
@@ -101,10 +103,14 @@ def serve(
     limit: Annotated[
         int | None, typer.Option(help="At most this many flow runs at once (default: no limit).")
     ] = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for the Prefect API to come up (make serve).")
+    ] = 0,
 ) -> None:
     """Serve check-updates, process-issue and send-test-alert as deployments (Prefect UI)."""
     os.environ.setdefault("POLICYWATCH_CONFIG_DIR", str(get_config().dir))
-    from flows.deployments import api_url, serve_all, ui_url
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from flows.deployments import api_url, serve_all, ui_url, wait_for_api
 
     if not api_url():
         err_console.print(
@@ -112,6 +118,9 @@ def serve(
             "server. Start one with `make serve` or `prefect server start` and export "
             "PREFECT_API_URL=http://127.0.0.1:4200/api."
         )
+        raise typer.Exit(2)
+    if wait and not wait_for_api(wait):
+        err_console.print(f"[red]the Prefect API at {api_url()} did not answer within {wait}s[/]")
         raise typer.Exit(2)
     console.print(f"Prefect UI: [bold]{ui_url()}[/] (Deployments → policywatch)")
     serve_all(get_config(), limit=limit)
@@ -121,6 +130,7 @@ def serve(
 def demo() -> None:
     """Offline demo: a synthetic site and an SMTP sink on loopback, three runs of check-updates."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    logging.getLogger().setLevel(logging.WARNING)
     counts = run_demo(lambda: run_check_updates(), console)
     if counts["run1"] == 0 or counts["run2"] != 0 or counts["run3"] == 0:
         err_console.print(f"[red]unexpected demo result:[/] {counts}")

@@ -41,7 +41,10 @@ def main() -> None:
         style.fontName = "STSong-Light"  # one font with CJK glyphs for the Chinese titles
     story = []
     for style, text in blocks(PAGE.read_text(encoding="utf-8")):
-        story += [Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), styles[style]), Spacer(1, 4)]
+        story += [
+            Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), styles[style]),
+            Spacer(1, 4),
+        ]
     PDF.parent.mkdir(parents=True, exist_ok=True)
     doc = SimpleDocTemplate(str(PDF), pagesize=A4, title="MERICS China Industries", author="MERICS")
     doc.build(story)

@@ -53,7 +53,7 @@ def world(tmp_path: Path) -> Iterator[DemoWorld]:
         yield w
 
 
-def child_env(server: testing.PrefectServer, extra: dict[str, str]) -> dict[str, str]:
+def _child_env(server: testing.PrefectServer, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "POLICYWATCH_"))}
     env.update(
         PREFECT_API_URL=server.api,
@@ -64,6 +64,12 @@ def child_env(server: testing.PrefectServer, extra: dict[str, str]) -> dict[str,
     )
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def child_env() -> Callable[[testing.PrefectServer, dict[str, str]], dict[str, str]]:
+    """``child_env(server, extra)``: a clean env for a CLI subprocess talking to ``server``."""
+    return _child_env
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
@@ -81,14 +87,20 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 
 @pytest.fixture
+def stop_process() -> Callable[[subprocess.Popen[Any]], None]:
+    return stop
+
+
+@pytest.fixture
 def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[Any]]]:
     """``spawn(args, env)`` starts the policywatch CLI; output goes to a log file."""
     procs: list[subprocess.Popen[Any]] = []
 
     def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
-        log = (tmp_path / f"proc{len(procs)}.log").open("wb")
-        proc = subprocess.Popen([CLI, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
-        proc.log_path = Path(log.name)  # type: ignore[attr-defined]
+        log_path = tmp_path / f"proc{len(procs)}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen([CLI, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc.log_path = log_path  # type: ignore[attr-defined]
         procs.append(proc)
         return proc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -17,17 +17,22 @@ from policywatch.demo import DemoWorld
 from policywatch.store import Store
 from policywatch.store_schema import items
 
-from conftest import child_env  # type: ignore[import-not-found]
-
-UI_BODY = {"enforce_parameter_schema": True, "state": {"type": "SCHEDULED", "message": "Run from the Prefect UI"}}
+UI_BODY = {
+    "enforce_parameter_schema": True,
+    "state": {"type": "SCHEDULED", "message": "Run from the Prefect UI"},
+}
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
-def wait_for_deployment(api: httpx.Client, flow: str, proc: Any, deadline: float = 60) -> dict[str, Any]:
+def wait_for_deployment(
+    api: httpx.Client, flow: str, proc: Any, deadline: float = 60
+) -> dict[str, Any]:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         assert proc.poll() is None, proc.log_path.read_text()[-3000:]
-        found = api.post("/deployments/filter", json={"deployments": {"name": {"any_": ["policywatch"]}}})
+        found = api.post(
+            "/deployments/filter", json={"deployments": {"name": {"any_": ["policywatch"]}}}
+        )
         for dep in found.json():
             flow_name = api.get(f"/flows/{dep['flow_id']}").json()["name"]
             if flow_name == flow and dep.get("status") == "READY":
@@ -59,13 +64,19 @@ def artifacts(api: httpx.Client, run_id: str) -> dict[str, Any]:
 
 @pytest.fixture
 def served(
-    prefect_server: testing.PrefectServer, world: DemoWorld, spawn: Callable[..., Any]
-) -> tuple[httpx.Client, Any]:
+    prefect_server: testing.PrefectServer,
+    world: DemoWorld,
+    spawn: Callable[..., Any],
+    child_env: Callable[..., dict[str, str]],
+) -> Iterator[tuple[httpx.Client, Any]]:
     proc = spawn(["serve"], child_env(prefect_server, world.env))
-    return httpx.Client(base_url=prefect_server.api, timeout=10), proc
+    with testing.api_client(prefect_server.api) as api:
+        yield api, proc
 
 
-def test_custom_run_from_the_ui_with_dry_run(served: tuple[httpx.Client, Any], world: DemoWorld) -> None:
+def test_custom_run_from_the_ui_with_dry_run(
+    served: tuple[httpx.Client, Any], world: DemoWorld
+) -> None:
     api, proc = served
     dep = wait_for_deployment(api, "check-updates", proc)
     assert dep["schedules"][0]["schedule"]["cron"] == "0 */6 * * *"
@@ -95,9 +106,9 @@ def test_custom_run_from_the_ui_with_dry_run(served: tuple[httpx.Client, Any], w
     done = wait_final(api, quick.json()["id"])
     assert done["state_type"] == "COMPLETED", done["state"]
     assert world.messages(), "a real run delivers to the SMTP sink"
-    assert len(world.messages()) == len(json.loads(
-        artifacts(api, done["id"])["check-updates-policywatch-matches"]["data"]
-    ))
+    assert len(world.messages()) == len(
+        json.loads(artifacts(api, done["id"])["check-updates-policywatch-matches"]["data"])
+    )
 
 
 def test_the_ui_is_served_and_other_deployments_exist(
@@ -107,7 +118,11 @@ def test_the_ui_is_served_and_other_deployments_exist(
     wait_for_deployment(api, "check-updates", proc)
     for flow in ("process-issue", "send-test-alert"):
         wait_for_deployment(api, flow, proc)
-    page = httpx.get(prefect_server.ui + "/deployments", headers={"Accept": "text/html"},
-                     follow_redirects=True, timeout=10)
+    page = httpx.get(
+        prefect_server.ui + "/deployments",
+        headers={"Accept": "text/html"},
+        follow_redirects=True,
+        timeout=10,
+    )
     assert page.status_code == 200
     assert "<title>Prefect Server</title>" in page.text

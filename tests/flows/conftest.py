@@ -1,5 +1,8 @@
 """Flow tests: one real Prefect server for the whole session (shared with tests/e2e), tuned.
 
+Flow tests say ``pytestmark = pytest.mark.usefixtures("prefect_api")``; the pipeline unit tests
+in this folder need no server and do not start one.
+
 Settings per PREFECT.md §1: batch sizes on the server, no heartbeat join, a temp results path,
 quiet task.fn warnings. Each test gets a fresh demo world: the synthetic site and an SMTP sink
 on loopback, a temp config folder and SQLite state (see ``policywatch.demo``).
@@ -56,7 +59,7 @@ def prefect_server() -> Iterator[testing.PrefectServer]:
         testing.release()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def prefect_api(prefect_server: testing.PrefectServer) -> Iterator[str]:
     results = tempfile.mkdtemp(prefix="pw-results-")
     updates: dict[Any, Any] = {

@@ -6,12 +6,15 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from flows.check_updates import check_updates
 from policywatch.demo import DemoWorld
 from policywatch.store import Store
 from policywatch.store_schema import alerts, issues, items
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 BATTERY_ISSUE = (
     "https://merics.org/en/merics-briefs/battery-passports-industrial-robots-rare-earth-tracing"
@@ -171,3 +174,62 @@ def test_artifacts_summarise_the_run_without_secrets(
     for art in arts.values():
         assert "mailto" not in art.data
         assert port not in art.data
+
+
+def test_a_broken_issue_fails_alone_and_is_retried_next_run(
+    world: DemoWorld, run_flow: Any
+) -> None:
+    page = world.root / "site/merics.org/en/merics-briefs" / (AI_ISSUE.rsplit("/", 1)[1] + ".html")
+    good = page.read_bytes()
+    page.write_text(
+        "<html><body><main><div>MERICS China Industries</div><h1>Broken</h1>"
+        "<p>No stories here.</p></main></body></html>",
+        encoding="utf-8",
+    )
+    state = run_flow(check_updates)
+    assert state.is_completed(), state.message
+    status = {i["url"]: i["status"] for i in state.result()["issues"]}
+    assert status[AI_ISSUE] == "failed"
+    assert status[BATTERY_ISSUE] == "new"
+    assert status[OLD_ISSUE] == "new"
+
+    page.write_bytes(good)
+    world.mail.clear()
+    again = run_flow(check_updates).result()
+    assert [(i["url"], i["status"]) for i in again["issues"]] == [(AI_ISSUE, "new")]
+    assert world.messages()
+
+
+def test_an_unknown_source_fails_the_run_with_its_artifact(
+    world: DemoWorld, run_flow: Any, artifacts_of: Any
+) -> None:
+    state = run_flow(check_updates, sources=["nope"])
+    assert state.is_failed()
+    assert "unknown source(s): nope" in state.message
+    assert (
+        "run failed: unknown source(s): nope" in artifacts_of(state)["check-updates-summary"].data
+    )
+    assert rows(world, items) == []
+
+
+def test_no_reachable_source_fails_the_run(
+    world: DemoWorld, run_flow: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.check_updates as module
+
+    config = world.config_dir / "policywatch.yaml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace(
+        "feed_url: https://merics.org/en/rss.xml", "feed_url: https://merics.org/en/gone.xml"
+    )
+    text = text.replace("listing_url: null", "listing_url: https://merics.org/en/gone")
+    config.write_text(text, encoding="utf-8")
+    fast = module.discover_issues.with_options(retry_delay_seconds=0)
+    monkeypatch.setattr(module, "discover_issues", fast)
+
+    state = run_flow(check_updates)
+    assert state.is_failed()
+    assert "no source was reachable" in state.message
+    assert world.site.counts["/merics.org/en/gone"] == 3  # the task ran 1 + 2 retries
+    with Store.open(f"sqlite:///{world.state_path}") as store:
+        assert store.source_state("merics")["consecutive_failures"] == 1  # type: ignore[index]
