@@ -105,3 +105,28 @@ def test_sidebar_list_stays_in_its_story(fixtures: Path, bodies: BodyIndex) -> N
     first = issue["items"][0]
     assert "9. Building materials" in first["comment"]
     assert [i["position"] for i in issue["items"] if i["section"] == "top"] == [1, 2]
+
+
+def test_real_sample_fields_read_by_hand(shared_samples: Path, bodies: BodyIndex) -> None:
+    """Spot checks written from reading the sample, independent of the golden digests: the
+    bullet that lost its glyph, the one-line and several-line document blocks, a title without a
+    Chinese name, news years and the entry that starts after a blank line."""
+    issue = parsed(shared_samples / REAL, bodies)
+    top = [item for item in issue["items"] if item["section"] == "top"]
+    news = [item for item in issue["items"] if item["section"] != "top"]
+    assert top[1]["goals"][3].startswith("Achieve a digital R&D and design tools adoption rate")
+    assert top[0]["summary"].endswith("such as:")
+    assert top[0]["comment"].startswith("Eight rounds of Manufacturing Champions")
+    assert top[1]["policy"]["title_zh"] == "工业和信息化部办公厅关于印发工业重点行业领域设备更新和技术改造指南的通知"
+    assert top[3]["policy"] == {
+        "title_en": "Implementation Guidelines for the Synergistic Development of the Digital "
+        "and Green Transformations",
+        "title_zh": None,
+        "issuing_bodies": ["CAC"],
+        "date": "2024-08-24",
+    }
+    assert top[4]["policy"]["date"] == "2024-09-10"
+    assert [item["date"] for item in news if item["section"] == "policy_news"][-1] == "2024-09-14"
+    assert news[-1]["date"] == "2024-09-20"
+    assert news[-1]["headline"].startswith("The Huawei Mate XT")
+    assert all(item["date"].startswith("2024-") for item in news)
