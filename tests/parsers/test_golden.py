@@ -117,7 +117,10 @@ def test_real_sample_fields_read_by_hand(shared_samples: Path, bodies: BodyIndex
     assert top[1]["goals"][3].startswith("Achieve a digital R&D and design tools adoption rate")
     assert top[0]["summary"].endswith("such as:")
     assert top[0]["comment"].startswith("Eight rounds of Manufacturing Champions")
-    assert top[1]["policy"]["title_zh"] == "工业和信息化部办公厅关于印发工业重点行业领域设备更新和技术改造指南的通知"
+    assert (
+        top[1]["policy"]["title_zh"]
+        == "工业和信息化部办公厅关于印发工业重点行业领域设备更新和技术改造指南的通知"
+    )
     assert top[3]["policy"] == {
         "title_en": "Implementation Guidelines for the Synergistic Development of the Digital "
         "and Green Transformations",
