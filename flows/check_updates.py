@@ -164,7 +164,7 @@ async def handle_issue(
         return
     fresh = p.unqueued(rt.store, alerts)
     result = await record_issue(rt, fetched, notices, links, alerts)
-    p.count_enqueued(summary, fresh, result.alerts_enqueued)
+    summary.count_enqueued(fresh, result.alerts_enqueued)
 
 
 def _failed(summary: p.RunSummary, candidate: Candidate, state: State[Any]) -> bool:
@@ -272,7 +272,7 @@ async def retry_notices(
     getting an alert twice, so only matches that need the notice's text add alerts.
     """
     done = {i.url for i in summary.issues}
-    for issue_id, links in p.failed_notice_links(rt.store).items():
+    for issue_id, links in rt.store.failed_notice_links().items():
         fetched = p.stored_issue(rt.store, issue_id, links) if issue_id not in done else None
         if fetched is None:
             continue
@@ -288,7 +288,7 @@ async def retry_notices(
         if not dry_run:
             fresh = p.unqueued(rt.store, alerts)
             result = await record_issue(rt, fetched, notices, links, alerts)
-            p.count_enqueued(summary, fresh, result.alerts_enqueued)
+            summary.count_enqueued(fresh, result.alerts_enqueued)
 
 
 def _log_stages(summary: p.RunSummary) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from policywatch.pipeline import RunSummary
+from policywatch.summary import RunSummary
 
 MAX_ROWS = 200
 

@@ -15,11 +15,12 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, FeatureNotFound, Tag
 from bs4.element import NavigableString
-from charset_normalizer import from_bytes
 
+from parsers.charset import decode as charset_decode
+from parsers.charset import detect_encoding
 from parsers.errors import ParseError
 from parsers.records import Document, Link
-from parsers.text import squash
+from parsers.text import month_number, squash
 
 __all__ = [
     "html_to_document",
@@ -68,27 +69,6 @@ _NOISE = re.compile(
     r"promo|subscribe|menu|sidebar|skip-link|visually-hidden",
     re.I,
 )
-_MONTHS = {
-    m: i
-    for i, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for m in names
-}
 MONTH_RE = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
     r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
@@ -98,10 +78,6 @@ _DATE_DMY = re.compile(rf"\b(\d{{1,2}})\s+({MONTH_RE}),?\s+(\d{{4}})\b", re.I)
 _TEAM_LINK = re.compile(r"/team/")
 _DATE_CLASS = re.compile(r"date", re.I)
 _DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})")
-
-
-def month_number(name: str) -> int | None:
-    return _MONTHS.get(name.lower().rstrip("."))
 
 
 def parse_date(text: str) -> dt.date | None:
@@ -156,19 +132,13 @@ def pdf_to_document(data: bytes, source: str) -> Document:
 
 
 def decode(data: bytes, source: str, declared: str | None = None) -> str:
-    """Decode bytes: BOM / declared charset / UTF-8 first, then detection; binary is an error."""
+    """Decode bytes (rules in ``parsers.charset``); binary data is an error, not text."""
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ParseError(source, "expected an HTML page, a PDF or text, got binary data")
-    for enc in ("utf-8-sig", declared):
-        if enc:
-            try:
-                return data.decode(enc)
-            except (UnicodeDecodeError, LookupError):
-                continue
-    best = from_bytes(data).best()
-    if best is None:
+    encoding = detect_encoding(data, declared=declared)
+    if encoding is None:
         raise ParseError(source, "expected text in a known encoding, could not detect one")
-    return str(best)
+    return charset_decode(data, encoding)
 
 
 # --------------------------------------------------------------------------------------- text

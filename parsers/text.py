@@ -23,3 +23,31 @@ def fingerprint(*parts: str, length: int = 16) -> str:
     """A stable hash of text that ignores all whitespace and width differences."""
     joined = "\x1f".join(re.sub(r"\s+", "", fold(p)).lower() for p in parts)
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:length]
+
+
+MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+
+
+def month_number(name: str) -> int | None:
+    """1-12 for an English month name or abbreviation ("Sept.", "september"), else None."""
+    return MONTHS.get(name.lower().rstrip("."))

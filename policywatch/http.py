@@ -19,6 +19,7 @@ from types import TracebackType
 
 import httpx
 
+from parsers.charset import decode, detect_encoding
 from policywatch.errors import (
     BlockedError,
     DisallowedHostError,
@@ -26,7 +27,6 @@ from policywatch.errors import (
     NotFoundError,
     TooLargeError,
 )
-from policywatch.http_text import decode, detect_encoding
 from policywatch.settings import HttpSettings
 
 __all__ = ["FetchResult", "PoliteClient", "fetch_url", "host_allowed", "host_key"]

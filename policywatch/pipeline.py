@@ -17,15 +17,13 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from parsers.documents import load_document
 from parsers.merics import parse_issue
 from parsers.records import Issue, Notice, PolicyItem
-from policywatch import store_schema as schema
 from policywatch.channels import SecretResolver, load_channels
 from policywatch.errors import PolicywatchError, StateError
 from policywatch.http import PoliteClient
@@ -36,6 +34,16 @@ from policywatch.outbox import DeliveryReport, deliver_pending
 from policywatch.settings import Config, HttpSettings, SourceSettings
 from policywatch.sources import Candidate, SourceState, discover
 from policywatch.store import RecordResult, Store, alert_item_ref
+from policywatch.summary import (
+    IssueOutcome,
+    IssueStatus,
+    ItemChange,
+    MatchRow,
+    NoticeRow,
+    RunSummary,
+    SourceOutcome,
+    reason_text,
+)
 from policywatch.taxonomy import Taxonomy, load_taxonomy
 from policywatch.watchlists import Watchlist, load_watchlists
 
@@ -62,9 +70,6 @@ __all__ = [
 # Test/demo-only hook: "http://127.0.0.1:PORT" sends every request to that loopback server,
 # under /<original host>/<path>, so the demo's issue pages can cite the real ministry URLs.
 HOST_MAP_ENV = "POLICYWATCH_HOST_MAP"
-
-IssueStatus = Literal["new", "revised", "unchanged", "ignored", "failed"]
-
 
 # -- run context ---------------------------------------------------------------------------------
 
@@ -120,106 +125,6 @@ def make_client(settings: HttpSettings) -> PoliteClient:
     from policywatch.demo import HostMapTransport  # demo/test only: loaded when asked for
 
     return PoliteClient(settings, transport=HostMapTransport(base))
-
-
-# -- the summary --------------------------------------------------------------------------------
-
-
-@dataclass
-class SourceOutcome:
-    name: str
-    ok: bool
-    candidates: int = 0
-    error: str | None = None
-
-
-@dataclass
-class IssueOutcome:
-    url: str
-    source: str
-    status: IssueStatus
-    title: str | None = None
-    published: dt.date | None = None
-    items: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
-
-
-@dataclass
-class ItemChange:
-    issue: str
-    item_id: str
-    section: str
-    headline: str
-    change: Change
-    sectors: list[str] = field(default_factory=list)
-    companies: list[str] = field(default_factory=list)
-
-
-@dataclass
-class NoticeRow:
-    url: str
-    site: str
-    status: str
-    title: str | None = None
-    error: str | None = None
-
-
-@dataclass
-class MatchRow:
-    watchlist: str
-    item_id: str
-    headline: str
-    issue: str
-    change: Change
-    reasons: str
-
-
-@dataclass
-class RunSummary:
-    """Everything a run did, for the artifacts, the CLI table and the ``runs`` table."""
-
-    run_id: str
-    dry_run: bool = False
-    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    sources: list[SourceOutcome] = field(default_factory=list)
-    issues: list[IssueOutcome] = field(default_factory=list)
-    items: list[ItemChange] = field(default_factory=list)
-    notices: list[NoticeRow] = field(default_factory=list)
-    matches: list[MatchRow] = field(default_factory=list)
-    enqueued: Counter[str] = field(default_factory=Counter)
-    sent: Counter[str] = field(default_factory=Counter)
-    failed: Counter[str] = field(default_factory=Counter)
-    delivery_errors: list[str] = field(default_factory=list)
-
-    def issue_counts(self) -> Counter[str]:
-        return Counter(i.status for i in self.issues)
-
-    def notice_counts(self) -> Counter[str]:
-        return Counter(n.status for n in self.notices)
-
-    def alert_rows(self) -> list[dict[str, Any]]:
-        """Per watchlist: alerts enqueued, sent and failed in this run."""
-        names = sorted(
-            {*self.enqueued, *self.sent, *self.failed, *(m.watchlist for m in self.matches)}
-        )
-        return [
-            {
-                "watchlist": n,
-                "matches": sum(m.watchlist == n for m in self.matches),
-                "enqueued": self.enqueued[n],
-                "sent": self.sent[n],
-                "failed": self.failed[n],
-            }
-            for n in names
-        ]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe; stored as the run's summary and returned by the flow."""
-        data = asdict(self)
-        for key in ("enqueued", "sent", "failed"):
-            data[key] = dict(getattr(self, key))
-        result: dict[str, Any] = json.loads(json.dumps(data, default=str))
-        return result
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -451,10 +356,6 @@ def record_issue(
 # -- summary helpers ------------------------------------------------------------------------------
 
 
-def reason_text(match: Match) -> str:
-    return "; ".join(f"{r.facet} {r.term} ({r.field}: {r.found})" for r in match.reasons)
-
-
 def summarise_issue(
     summary: RunSummary,
     fetched: FetchedIssue,
@@ -508,21 +409,8 @@ def add_matches(
 
 def unqueued(store: Store, alerts: Sequence[Alert]) -> list[Alert]:
     """The alerts whose keys are not in the outbox yet (what ``record`` will actually add)."""
-    keys = [a.key for a in alerts]
-    if not keys:
-        return []
-    table = schema.alerts
-    with store.read() as conn:
-        known = set(conn.execute(sa.select(table.c.key).where(table.c.key.in_(keys))).scalars())
-    return [a for a in alerts if a.key not in known]
-
-
-def count_enqueued(summary: RunSummary, fresh: Sequence[Alert], enqueued: int) -> None:
-    """Attribute newly enqueued alerts (``fresh`` = :func:`unqueued` before recording)."""
-    if enqueued == len(fresh):
-        summary.enqueued.update(a.watchlist for a in fresh)
-    elif enqueued:  # another process enqueued some of them in between
-        summary.enqueued["(unattributed)"] += enqueued
+    fresh = store.new_alert_keys([a.key for a in alerts])
+    return [a for a in alerts if a.key in fresh]
 
 
 # -- delivery -------------------------------------------------------------------------------------
@@ -541,12 +429,12 @@ def deliver_alerts(
     except PolicywatchError as exc:
         summary.delivery_errors.append(f"channels not loaded, alerts stay pending: {exc}")
         return None
-    before = outbox_counts(rt.store)
+    before = rt.store.alert_counts()
     report = deliver_pending(
         rt.store, channels, config=rt.config.app.delivery, secret_resolver=resolver,
         worker_id=f"run-{rt.run_id[:12]}",
     )  # fmt: skip
-    after = outbox_counts(rt.store)
+    after = rt.store.alert_counts()
     for (watchlist, status), n in after.items():
         delta = n - before.get((watchlist, status), 0)
         if delta > 0 and status in ("sent", "failed"):
@@ -555,37 +443,11 @@ def deliver_alerts(
     return report
 
 
-def outbox_counts(store: Store) -> Counter[tuple[str, str]]:
-    """Alerts per (watchlist, status): the before/after difference is what a delivery did."""
-    table = schema.alerts
-    query = sa.select(table.c.watchlist, table.c.status, sa.func.count()).group_by(
-        table.c.watchlist, table.c.status
-    )
-    with store.read() as conn:
-        return Counter({(w, s): int(n) for w, s, n in conn.execute(query)})
-
-
 def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
 # -- retrying notices of issues already recorded -----------------------------------------------
-
-
-def failed_notice_links(store: Store) -> dict[str, dict[str, list[str]]]:
-    """Per recorded issue, per item: its linked notices whose last fetch failed."""
-    query = (
-        sa.select(schema.items.c.issue_id, schema.item_notices.c.item_id, schema.notices.c.url)
-        .join(schema.item_notices, schema.item_notices.c.item_id == schema.items.c.id)
-        .join(schema.notices, schema.notices.c.url == schema.item_notices.c.notice_url)
-        .where(schema.notices.c.status != "ok")
-        .order_by(schema.items.c.issue_id, schema.item_notices.c.item_id)
-    )
-    out: dict[str, dict[str, list[str]]] = {}
-    with store.read() as conn:
-        for issue_id, item_id, url in conn.execute(query):
-            out.setdefault(issue_id, {}).setdefault(item_id, []).append(url)
-    return out
 
 
 def stored_issue(store: Store, issue_id: str, item_ids: Iterable[str]) -> FetchedIssue | None:

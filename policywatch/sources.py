@@ -146,6 +146,8 @@ async def _discover_merics(
     if source.listing_url and (feed_failed or since or not source.feed_url):
         for key in await _read_listing(source, client, origin):
             links.setdefault(key, None)
+    elif feed_failed:
+        raise feed_failed  # no listing to fall back on: the source was not reachable
     seen = set(state.seen)
     fresh = {
         key: day

@@ -33,6 +33,7 @@ from policywatch.store_db import make_engine, write_tx
 from policywatch.store_locks import LOCK_TTL, hold_lock
 from policywatch.store_migrations import migrate
 from policywatch.store_schema import (
+    alerts,
     issues,
     item_notices,
     items,
@@ -265,6 +266,39 @@ class Store:
         with self.read() as conn:
             row = conn.execute(sa.select(notices).where(notices.c.url == url)).first()
         return _notice_from_row(row) if row is not None else None
+
+    def new_alert_keys(self, keys: Sequence[str]) -> set[str]:
+        """The keys not in the outbox yet (what ``record`` would actually enqueue)."""
+        if not keys:
+            return set()
+        with self.read() as conn:
+            known = set(
+                conn.execute(sa.select(alerts.c.key).where(alerts.c.key.in_(keys))).scalars()
+            )
+        return set(keys) - known
+
+    def alert_counts(self) -> Counter[tuple[str, str]]:
+        """Alerts per (watchlist, status): a before/after difference is what a delivery did."""
+        query = sa.select(alerts.c.watchlist, alerts.c.status, sa.func.count()).group_by(
+            alerts.c.watchlist, alerts.c.status
+        )
+        with self.read() as conn:
+            return Counter({(w, s): int(n) for w, s, n in conn.execute(query)})
+
+    def failed_notice_links(self) -> dict[str, dict[str, list[str]]]:
+        """Per recorded issue, per item: the linked notices whose last fetch failed (to retry)."""
+        query = (
+            sa.select(items.c.issue_id, item_notices.c.item_id, notices.c.url)
+            .join(item_notices, item_notices.c.item_id == items.c.id)
+            .join(notices, notices.c.url == item_notices.c.notice_url)
+            .where(notices.c.status != "ok")
+            .order_by(items.c.issue_id, item_notices.c.item_id)
+        )
+        out: dict[str, dict[str, list[str]]] = {}
+        with self.read() as conn:
+            for issue_id, item_id, url in conn.execute(query):
+                out.setdefault(issue_id, {}).setdefault(item_id, []).append(url)
+        return out
 
     # -- runs -------------------------------------------------------------------------------
 

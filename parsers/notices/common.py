@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import soupsieve
 from bs4 import BeautifulSoup, Tag
 
-from parsers.text import fingerprint, fold, squash
+from parsers.charset import to_text
+from parsers.text import fingerprint, fold, month_number, squash
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
@@ -84,27 +85,6 @@ def host_of(url: str) -> str:
 
 # --- dates (SITES §12; all Chinese dates are Beijing time) ------------------------------------
 
-_MONTHS = {
-    m: i
-    for i, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for m in names
-}
 _TIME = r"(?:[ T\-]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 _DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -136,7 +116,7 @@ def parse_cn_datetime(text: str | None) -> dt.datetime | None:
                 if kind == "epoch_ms":
                     return dt.datetime.fromtimestamp(int(m.group(1)) / 1000, tz=BEIJING)
                 if kind == "mdy":
-                    month = _MONTHS.get(m.group(1).lower())
+                    month = month_number(m.group(1))
                     if month is None:
                         continue
                     return _build(m.group(3), str(month), m.group(2), None, None, None)
@@ -232,42 +212,10 @@ def doc_number_from(
 
 # --- decoding --------------------------------------------------------------------------------
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
-_GB_ALIASES = {"gb2312", "gbk", "gb_2312-80", "x-gbk", "cp936", "gb18030", "euc-cn"}
-# Charsets a server claims by default; no Chinese ministry page is really written in them.
-_UNTRUSTED = {"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252", "cp1252"}
-
-
-def _codec(name: str) -> str:
-    name = name.strip().lower()
-    return "gb18030" if name in _GB_ALIASES else name
-
-
-def _try(data: bytes, codec: str) -> str | None:
-    try:
-        return data.decode(codec)
-    except (UnicodeDecodeError, LookupError):
-        return None
-
 
 def decode_html(data: bytes, encoding: str | None = None) -> str:
-    """Bytes to text: UTF-8 when the bytes are valid UTF-8, else the declared charset, else GB18030.
-
-    Valid UTF-8 with Chinese text is practically never another encoding, while GB18030 decodes
-    almost any bytes, so a declared GBK on UTF-8 bytes is the lie. Latin-1 is never used.
-    """
-    candidates = ["utf-8"]
-    if encoding and encoding.strip().lower() not in _UNTRUSTED:
-        candidates.append(_codec(encoding))
-    meta = _META_CHARSET.search(data[:4096])
-    if meta:
-        candidates.append(_codec(meta.group(1).decode("ascii", "replace")))
-    candidates.append("gb18030")
-    for codec in candidates:
-        text = _try(data, codec)
-        if text is not None:
-            return text.removeprefix("\ufeff")
-    return data.decode("gb18030", errors="replace")
+    """Bytes of a notice page to text (the rules are in ``parsers.charset``)."""
+    return to_text(data, declared=encoding)
 
 
 # --- body text -------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from parsers.charset import detect_encoding
 from policywatch.http import retry_after_seconds
-from policywatch.http_text import detect_encoding
 
 ZH = "<html><body><p>国家市场监督管理总局关于进一步加强产品质量安全监管工作的通知。各省、自治区、直辖市市场监管局：</p></body></html>"
 

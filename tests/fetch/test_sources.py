@@ -207,6 +207,17 @@ async def test_total_failure_is_recorded_in_the_state(
     assert state.consecutive_failures == 0
 
 
+async def test_feed_failure_without_a_listing_is_a_failure(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    source = merics_source(merics_site, feed_url=merics_site.url("/gone.xml"), listing_url=None)
+    found, state = await run(source, http_settings, SourceState(), tmp_path)
+    assert found == []
+    assert state.consecutive_failures == 1
+    assert state.last_error
+    assert "/gone.xml" in state.last_error
+
+
 async def test_a_failing_candidate_page_is_retried_next_run(
     merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
 ) -> None:

@@ -1,7 +1,19 @@
-"""Decoding fetched bytes: HTTP charset, then ``<meta charset>``, then detection.
+"""Bytes to text for every page policywatch reads: fetched pages, saved files, notices.
 
-Chinese government pages are nearly always UTF-8, but a GBK page or a lying ``Content-Type``
-must still decode correctly, and nothing may silently become Latin-1 mojibake (SITES §0).
+Chinese government pages are nearly always UTF-8, but a GBK page, a missing charset or a lying
+``Content-Type`` must still decode correctly, and nothing may silently become Latin-1 mojibake
+(SITES §0). The order, and why:
+
+1. bytes that are valid UTF-8 (with a BOM or not) are UTF-8: multi-byte UTF-8 is practically never
+   valid in another encoding by chance, while GB18030 decodes almost any bytes, so a page labelled
+   GBK whose bytes are valid UTF-8 carries the wrong label;
+2. a declared multi-byte charset (HTTP header, then ``<meta charset>``) that decodes the bytes;
+3. GB18030 (GBK's superset): the only legacy encoding of these sites, and detection misreads
+   short GBK texts; a Western page fails it quickly (a high byte followed by a space or
+   punctuation is not GB18030);
+4. a multi-byte charset detected by charset-normalizer that decodes the bytes;
+5. a declared single-byte charset (Latin-1 family decodes anything, so it is believed last),
+   then whatever detection said.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re
 # Labels that decode any byte sequence, so a wrong one never fails loudly: trust them last.
 _PERMISSIVE_PREFIXES = ("iso8859-", "cp125", "latin", "mac-")
 # GBK and GB2312 are subsets of GB18030: decoding with the superset loses nothing.
-_SUPERSETS = {"gbk": "gb18030", "gb2312": "gb18030", "ascii": "utf-8"}
+_SUPERSETS = {"gbk": "gb18030", "gb2312": "gb18030", "ascii": "utf-8", "utf-8-sig": "utf-8"}
 
 
 def charset_from_header(content_type: str | None) -> str | None:
@@ -62,36 +74,38 @@ def _detect(content: bytes) -> str | None:
     return normalise(best.encoding) if best is not None else None
 
 
-def detect_encoding(content: bytes, content_type: str | None) -> str | None:
-    """The first declared or detected charset that decodes the bytes without error.
+def detect_encoding(
+    content: bytes, content_type: str | None = None, *, declared: str | None = None
+) -> str | None:
+    """The charset to read ``content`` with (module docstring), or None if nothing fits.
 
-    Order: declared multi-byte charsets (header, then meta), UTF-8, a detected multi-byte
-    charset, a declared single-byte one, GB18030, then whatever detection said. Single-byte
-    labels (Latin-1 family) come late because they decode anything and so cannot be checked.
+    ``declared`` is a charset label from elsewhere (a fetch result's chosen encoding).
     """
+    labels = [declared, charset_from_header(content_type)]
     if not content:
-        return normalise(charset_from_header(content_type)) or "utf-8"
-    declared = [
-        normalise(charset_from_header(content_type)),
-        normalise(charset_from_meta(content)),
-    ]
-    strict = [d for d in declared if d and not _permissive(d)]
-    for encoding in strict:
-        if _decodes(content, encoding):
-            return encoding
+        return next((n for n in map(normalise, labels) if n), "utf-8")
     if _decodes(content, "utf-8"):
         return "utf-8"
+    names = [normalise(label) for label in (*labels, charset_from_meta(content))]
+    for encoding in (n for n in names if n and not _permissive(n)):
+        if _decodes(content, encoding):
+            return encoding
+    if _decodes(content, "gb18030"):
+        return "gb18030"
     detected = _detect(content)
     if detected and not _permissive(detected) and _decodes(content, detected):
         return detected
-    permissive = [d for d in declared if d and _permissive(d)]
+    permissive = [n for n in names if n and _permissive(n)]
     if permissive:  # a single-byte label, and no multi-byte charset fits: believe it
         return permissive[0]
-    if _decodes(content, "gb18030"):
-        return "gb18030"
     return detected
 
 
 def decode(content: bytes, encoding: str | None) -> str:
     """Decode with the chosen charset; undecodable bytes become U+FFFD, never mojibake."""
-    return content.decode(encoding or "utf-8", errors="replace")
+    return content.decode(encoding or "utf-8", errors="replace").removeprefix("\ufeff")
+
+
+def to_text(content: bytes, content_type: str | None = None, *, declared: str | None = None) -> str:
+    """``decode(content, detect_encoding(...))`` in one call."""
+    return decode(content, detect_encoding(content, content_type, declared=declared))
