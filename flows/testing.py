@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -76,17 +77,23 @@ class PrefectServer:
     def stop(self) -> None:
         """SIGTERM, wait, SIGTERM again, then kill (PREFECT.md §2: the first may be ignored)."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is not None:
+            stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM, wait, SIGTERM again, then kill (PREFECT.md §2: the first may be ignored)."""
+    for sig in (signal.SIGTERM, signal.SIGTERM):
+        if proc.poll() is not None:
             return
-        for sig in (signal.SIGTERM, signal.SIGTERM):
-            proc.send_signal(sig)
-            try:
-                proc.wait(timeout=10)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-        proc.kill()
-        proc.wait(timeout=10)
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.kill()
+    proc.wait(timeout=10)
 
 
 _shared: PrefectServer | None = None

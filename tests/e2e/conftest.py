@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -72,23 +71,9 @@ def child_env() -> Callable[[testing.PrefectServer, dict[str, str]], dict[str, s
     return _child_env
 
 
-def stop(proc: subprocess.Popen[Any]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGTERM):
-        if proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    proc.kill()
-    proc.wait(timeout=10)
-
-
 @pytest.fixture
 def stop_process() -> Callable[[subprocess.Popen[Any]], None]:
-    return stop
+    return testing.stop_process
 
 
 @pytest.fixture
@@ -106,4 +91,4 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[Any]]]:
 
     yield start
     for proc in procs:
-        stop(proc)
+        testing.stop_process(proc)
