@@ -142,11 +142,14 @@ _ENV_KEYS = ("POLICYWATCH_CONFIG_DIR", "POLICYWATCH_STATE_URL", HOST_MAP_ENV, SM
 # -- printing ---------------------------------------------------------------------------------------
 
 
-def first_lines(message: EmailMessage, count: int = 4) -> list[str]:
-    """The first non-empty lines of the plain-text part."""
+def first_lines(message: EmailMessage) -> list[str]:
+    """The issue line and the first reason of the plain-text part (what an analyst reads first)."""
     part = message.get_body(preferencelist=("plain",)) if message.is_multipart() else message
     text = part.get_content() if part is not None else ""
-    return [line.strip() for line in str(text).splitlines() if line.strip()][:count]
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    issue = lines[3:4]  # subject, watchlist, headline, then the issue line
+    why = [lines[i + 1] for i, line in enumerate(lines[:-1]) if line == "Why it matched:"][:1]
+    return issue + why
 
 
 def print_alerts(console: Console, messages: list[EmailMessage]) -> None:
@@ -155,7 +158,7 @@ def print_alerts(console: Console, messages: list[EmailMessage]) -> None:
         return
     for msg in messages:
         console.print(f"  [bold]✉ {escape(str(msg['Subject']))}[/]")
-        for line in first_lines(msg)[1:]:  # the first line repeats the subject
+        for line in first_lines(msg):
             console.print(f"      {line}", highlight=False, markup=False)
 
 
