@@ -63,6 +63,10 @@ def main() -> None:
         print(f"parse {kind:<4} {path.name:<24} median {ms:7.1f} ms over {repeats} runs{verdict}")
     page = real_as_html()
     if page is not None:
+        ms = median_ms(REAL, bodies, repeats)
+        print(
+            f"parse text {'real issue as text (23 items)':<24} median {ms:7.1f} ms over {repeats} runs"
+        )
         ms = median_ms(REAL.with_suffix(".html"), bodies, repeats, page)
         print(
             f"parse html {'real issue as HTML (23 items)':<24} median {ms:7.1f} ms over {repeats} runs"

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.tasks import exponential_backoff
 
-from flows.common import attempt, deliver_step, fail_run, finish, open_run
+from flows.common import attempt, deliver_step, fail_run, failure_text, finish, open_run
 from policywatch import pipeline as p
 from policywatch.errors import (
     BlockedError,
@@ -58,7 +58,7 @@ async def discover_issues(
 ) -> tuple[list[Candidate], SourceState, p.SourceOutcome]:
     found, state, outcome = await p.discover_source(rt.store, client, source, rt.config, since)
     if not outcome.ok:
-        raise SourceUnreachable(f"source {source.name}: {outcome.error}")
+        raise SourceUnreachable(outcome.error or "unreachable")
     return found, state, outcome
 
 
@@ -130,10 +130,10 @@ async def process_candidate(
     where = p.candidate_location(candidate)
     fetched_state = await attempt(fetch_issue, client, candidate)
     if fetched_state.is_failed():
-        return _failed(summary, candidate, fetched_state)
+        return _failed(summary, candidate, await failure_text(fetched_state))
     parsed_state = await attempt(parse_issue, rt, await fetched_state.aresult(), candidate)
     if parsed_state.is_failed():
-        return _failed(summary, candidate, parsed_state)
+        return _failed(summary, candidate, await failure_text(parsed_state))
     fetched = await parsed_state.aresult()
     if fetched is None:
         summary.issues.append(p.IssueOutcome(where, candidate.source, "ignored", candidate.title))
@@ -167,8 +167,7 @@ async def handle_issue(
     summary.count_enqueued(fresh, result.alerts_enqueued)
 
 
-def _failed(summary: p.RunSummary, candidate: Candidate, state: State[Any]) -> bool:
-    error = state.message or "failed"
+def _failed(summary: p.RunSummary, candidate: Candidate, error: str) -> bool:
     get_run_logger().warning("issue %s failed: %s", p.candidate_location(candidate), error)
     summary.issues.append(
         p.IssueOutcome(
@@ -195,7 +194,8 @@ async def discover_all(
     for source in sources:
         state = await attempt(discover_issues, rt, client, source, since)
         if state.is_failed():
-            summary.sources.append(p.SourceOutcome(source.name, False, 0, state.message))
+            error = await failure_text(state)
+            summary.sources.append(p.SourceOutcome(source.name, False, 0, error))
             out.append((source, [], None))
             continue
         found, new_state, outcome = await state.aresult()

@@ -41,6 +41,17 @@ async def attempt(task_: Task[..., Any], *args: Any) -> State[Any]:
     return await cast(Awaitable[State[Any]], task_(*args, return_state=True))
 
 
+async def failure_text(state: State[Any]) -> str:
+    """The failed task's own error message, without Prefect's "Task run encountered..." wrapper."""
+    try:
+        exc = await state.aresult(raise_on_failure=False)
+    except Exception:  # result not readable: fall back to the state's message
+        exc = None
+    if isinstance(exc, BaseException):
+        return str(exc) or type(exc).__name__
+    return state.message or "failed"
+
+
 def secret_resolver() -> SecretResolver:
     """Reads ``secret:NAME`` channel URLs from Prefect Secret blocks, at delivery time only."""
     from flows.secrets import prefect_secret
@@ -58,7 +69,7 @@ async def deliver_step(rt: p.Runtime, summary: p.RunSummary) -> None:
     log = get_run_logger()
     state = await attempt(deliver_alerts, rt, summary)
     if state.is_failed():
-        summary.delivery_errors.append(f"delivery failed: {state.message}")
+        summary.delivery_errors.append(f"delivery failed: {await failure_text(state)}")
     log.info(
         "deliver: %d sent, %d failed, %d problem(s)",
         sum(summary.sent.values()),

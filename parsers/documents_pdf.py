@@ -27,7 +27,9 @@ from parsers.text import squash
 __all__ = ["pdf_to_document"]
 
 _BULLET_START = re.compile(r"^(?:[-•·▪●◦*\x7f\uf000-\uf8ff]|\d{1,2}\.\s|[ЗЗ]\.\s)")
-_DATED_ENTRY = re.compile(rf"^[*_]*{MONTH_RE}\s+\d{{1,2}}[*_]*:")
+_DATED_ENTRY = re.compile(
+    rf"^[*_]*(?:{MONTH_RE}\s+\d{{1,2}}|\d{{1,2}}(?:st|nd|rd|th)?\.?\s+{MONTH_RE})[*_]*:", re.I
+)
 # Helvetica advance widths (Adobe AFM, 1/1000 em) for " " .. "~": PDFs may use the standard
 # fonts without a /Widths array.
 _HELVETICA = (
@@ -40,6 +42,12 @@ _HELVETICA = (
     *(556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833),
     *(556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500),
     *(334, 260, 334, 584),
+)
+# Titles that PDF producers fill in by themselves: "(anonymous)", "untitled", a file name.
+_PLACEHOLDER_TITLE = re.compile(
+    r"^\(?(?:anonymous|untitled|unspecified|no title|title|document\d*)\)?$|"
+    r"^Microsoft (?:Word|PowerPoint) - |\.(?:docx?|pdf|pptx?|odt|indd|html?|txt)$",
+    re.I,
 )
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,3}(?:\s*(?:/|of)\s*\d{1,3})?$", re.I)
 
@@ -79,11 +87,12 @@ def pdf_to_document(data: bytes, source: str) -> Document:
         pages.append(lines)
         page_links.append(_links_on_page(page, lines))
     furniture = _running_lines(pages)
+    vocab = _vocabulary(pages)
     blocks: list[str] = []
     links: list[Link] = []
     for lines, found in zip(pages, page_links, strict=True):
         keep = [ln for ln in lines if _key(ln.text) not in furniture]
-        page_blocks, line_block = _paragraphs(keep)
+        page_blocks, line_block = _paragraphs(keep, vocab)
         offset = len(blocks)
         blocks.extend(page_blocks)
         index = {id(ln): i for i, ln in enumerate(keep)}
@@ -126,7 +135,8 @@ def _meta_title(reader: PdfReader) -> str | None:
         title = reader.metadata.title if reader.metadata else None
     except (PyPdfError, ValueError, KeyError, TypeError):
         return None
-    return squash(str(title)) or None if title else None
+    text = squash(str(title)) if title else ""
+    return None if not text or _PLACEHOLDER_TITLE.search(text) else text
 
 
 def _page_lines(page: Any, source: str) -> list[_Line]:
@@ -267,7 +277,9 @@ def _is_page_number(text: str) -> bool:
     return bool(_PAGE_NUMBER.match(text.strip()))
 
 
-def _paragraphs(lines: list[_Line]) -> tuple[list[str], list[int]]:
+def _paragraphs(
+    lines: list[_Line], vocab: frozenset[str] = frozenset()
+) -> tuple[list[str], list[int]]:
     """Join wrapped lines into paragraphs; return the paragraphs and each line's paragraph."""
     blocks: list[str] = []
     owner: list[int] = []
@@ -279,7 +291,7 @@ def _paragraphs(lines: list[_Line]) -> tuple[list[str], list[int]]:
         if prev is None or _starts_block(prev, line, step, text):
             blocks.append(text)
         else:
-            blocks[-1] = _join(blocks[-1], text)
+            blocks[-1] = _join(blocks[-1], text, vocab)
         owner.append(len(blocks) - 1)
         prev = line
     return blocks, owner
@@ -296,9 +308,38 @@ def _starts_block(prev: _Line, line: _Line, step: float, text: str) -> bool:
     )
 
 
-def _join(head: str, tail: str) -> str:
-    """Join a wrapped line; "trans-" + "formation" loses the hyphen, "AI-" + "driven" keeps it."""
-    if head.endswith("-") and tail[:1].islower():
-        word = re.search(r"([a-z]{3,})-$", head)
-        return head[:-1] + tail if word else head + tail
-    return f"{head} {tail}"
+# First parts that make compounds rather than split syllables ("low-carbon", "state-owned"),
+# and second parts that only occur in compounds ("data-driven", "large-scale").
+_COMPOUND_HEADS = frozenset(re.findall(r"\w+", """
+    low high long short self cross well non state world large small full mid top end all zero
+    cost market export energy carbon green open city year foreign cutting fast hard medium know
+"""))  # fmt: skip
+_COMPOUND_TAILS = frozenset(re.findall(r"\w+", """
+    driven based owned oriented related level scale term sized funded backed led intensive
+    invested friendly class wide free style like run made making quality end border
+"""))  # fmt: skip
+_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
+def _vocabulary(pages: list[list[_Line]]) -> frozenset[str]:
+    """The lower-case words and hyphenated compounds the document writes inside a line."""
+    return frozenset(w for lines in pages for ln in lines for w in _WORDS.findall(ln.text.lower()))
+
+
+def _join(head: str, tail: str, vocab: frozenset[str] = frozenset()) -> str:
+    """Join a wrapped line: "trans-" + "formation" loses the hyphen, "AI-" + "driven" and
+    "low-" + "carbon" keep it. The document itself decides first (does it write "low-carbon"
+    or "lowcarbon" elsewhere?), then lists of common compound parts."""
+    if not (head.endswith("-") and tail[:1].islower()):
+        return f"{head} {tail}"
+    word = re.search(r"(?<![\w-])([a-z]{3,})-$", head)
+    if not word:
+        return head + tail
+    first = word.group(1)
+    second = re.match(r"[a-z]+", tail)
+    rest = second.group(0) if second else ""
+    if f"{first}-{rest}" in vocab or (
+        f"{first}{rest}" not in vocab and (first in _COMPOUND_HEADS or rest in _COMPOUND_TAILS)
+    ):
+        return head + tail
+    return head[:-1] + tail

@@ -16,6 +16,7 @@ from parsers.bodies import BodyIndex
 from parsers.documents import parse_date
 from parsers.errors import ParseError
 from parsers.merics_lines import (
+    SOURCES,
     Line,
     alnum_key,
     author_name,
@@ -23,6 +24,7 @@ from parsers.merics_lines import (
     clean_line,
     date_in_period,
     field_label,
+    first_sentence,
     footer,
     has_cjk,
     heading,
@@ -31,6 +33,7 @@ from parsers.merics_lines import (
     news_date,
     numbered,
     parse_period,
+    short_headline,
     split_inline_fields,
 )
 from parsers.records import Document, Issue, IssueMeta, Link, Period, Policy, PolicyItem
@@ -40,8 +43,6 @@ __all__ = ["parse_issue"]
 
 _LOOKAHEAD = 8
 _LINK_MARKER = re.compile(r"\(\s*Link\s*\)|\[\s*Link\s*\]|(?<=\s)Link\s*$", re.I)
-_SOURCES = re.compile(r"\s*\(([^()]*)\)\s*\.?\s*$")
-_CLAUSE_END = re.compile(r";\s|(?<=[a-z0-9%)\"”])\.\s+(?=[A-Z\"“])")
 
 
 @dataclass
@@ -64,6 +65,7 @@ class _Walk:
     authors: list[str] = field(default_factory=list)
     section: str | None = None
     in_authors: bool = False
+    head_end: int = -1  # index of the last line of the current story's headline
 
 
 def parse_issue(doc: Document, bodies: BodyIndex, *, url: str | None = None) -> Issue:
@@ -125,7 +127,10 @@ def _step(walk: _Walk, lines: list[Line | None], i: int, line: Line, name: str |
         head = numbered(line)
         assert head is not None
         walk.stories.append(_Story(head[0], head[1]))
-        walk.section = "top"
+        walk.section, walk.head_end = "top", i
+    elif walk.section == "top" and walk.stories and _continues_headline(walk, lines, i, line):
+        story = walk.stories[-1]
+        story.headline, walk.head_end = f"{story.headline} {line.text}", i
     elif walk.section == "top" and walk.stories:
         if footer(line.text)[1] is None:
             walk.stories[-1].lines.append(line)
@@ -135,6 +140,21 @@ def _step(walk: _Walk, lines: list[Line | None], i: int, line: Line, name: str |
         name_ = author_name(line.text)
         if name_ and name_ not in walk.authors:
             walk.authors.append(name_)
+
+
+def _continues_headline(walk: _Walk, lines: list[Line | None], i: int, line: Line) -> bool:
+    """A headline wrapped over lines (copied text): the line right after it, no blank between,
+    before any story field."""
+    story = walk.stories[-1]
+    return (
+        i == walk.head_end + 1
+        and not story.lines
+        and not line.bullet
+        and field_label(line.text) is None
+        and numbered(line) is None
+        and len(story.headline) + len(line.text) <= 200
+        and not story.headline.endswith((".", ":", "!", "?"))
+    )
 
 
 def _story_starts(lines: list[Line | None], i: int, expected: int) -> bool:
@@ -163,8 +183,11 @@ def _news_line(walk: _Walk, line: Line) -> None:
         walk.entries.append(_Entry(section, [line]))
         return
     last = walk.entries[-1] if walk.entries and walk.entries[-1].section == section else None
-    if last and not _SOURCES.search(last.lines[-1].text):
+    if last and not SOURCES.search(last.lines[-1].text):
         last.lines.append(line)
+    elif SOURCES.search(line.text) and len(line.text.split()) >= 6:
+        # an entry whose date and bullet were lost in copying: kept, undated, not dropped
+        walk.entries.append(_Entry(section, [line]))
 
 
 # ------------------------------------------------------------------------------------ metadata
@@ -311,15 +334,40 @@ def _body_names(text: str, bodies: BodyIndex) -> list[str]:
     only where the pieces are known bodies)."""
     out: list[str] = []
     for piece in re.split(r"\s*[,;/、，]\s*", squash(_LINK_MARKER.sub("", text))):
-        piece = piece.strip(" .")
+        piece = re.sub(r"^and\s+", "", piece.strip(" ."))
         if not piece:
             continue
-        parts = [p.strip(" .") for p in re.split(r"\s+(?:and|&)\s+", re.sub(r"^and\s+", "", piece))]
-        known = [bodies.canonical(p) for p in parts]
-        if bodies.canonical(piece) or not all(known):
-            out.append(bodies.canonical_or_self(piece))
+        parts = [p.strip(" .") for p in re.split(r"\s+(?:and|&)\s+", piece)]
+        known = None if bodies.canonical(piece) else _known_run(parts, bodies)
+        out.extend(known or [bodies.canonical_or_self(piece)])
+    return out
+
+
+def _known_run(parts: list[str], bodies: BodyIndex) -> list[str] | None:
+    """Regroup pieces split on "and" around known bodies: "Ministry of Industry", "Information
+    Technology", "NDRC" -> MIIT, NDRC; "SAMR", "three other ministries" -> SAMR, then the rest
+    as written. None when no known body is named."""
+    out: list[str] = []
+    unknown: list[str] = []
+    i = 0
+    while i < len(parts):
+        for n in range(len(parts) - i, 0, -1):
+            found = bodies.canonical(" and ".join(parts[i : i + n]))
+            if found:
+                break
+        if found:
+            if unknown:
+                out.append(" and ".join(unknown))
+                unknown = []
+            out.append(found)
+            i += n
         else:
-            out.extend(k for k in known if k)
+            unknown.append(parts[i])
+            i += 1
+    if len(out) == 0:
+        return None
+    if unknown:
+        out.append(" and ".join(unknown))
     return out
 
 
@@ -371,12 +419,13 @@ def _news_items(
         if nd:
             date = dt.date(nd.year, nd.month, nd.day) if nd.year else None
             date = date or date_in_period(nd.month, nd.day, period, published)
-        headline = _headline(nd.rest if nd else text)
+        sentence = first_sentence(nd.rest if nd else text)
+        headline = short_headline(sentence)
         positions[entry.section] = positions.get(entry.section, 0) + 1
         items.append(
             PolicyItem(
                 id=fingerprint(
-                    entry.section, date.isoformat() if date else "", alnum_key(headline)
+                    entry.section, date.isoformat() if date else "", alnum_key(sentence)
                 ),
                 section=entry.section,
                 position=positions[entry.section],
@@ -386,12 +435,6 @@ def _news_items(
             )
         )
     return items
-
-
-def _headline(text: str) -> str:
-    """The first sentence or clause, without the trailing sources in parentheses."""
-    body = _SOURCES.sub("", text).strip() or text
-    return squash(_CLAUSE_END.split(body, maxsplit=1)[0]).rstrip(" .;,") or squash(text)
 
 
 # --------------------------------------------------------------------------------- links, ids

@@ -52,7 +52,14 @@ FIELDS: dict[str, str] = {
 }
 _INLINE_FIELD = re.compile(r"(?:^|\s)(Issuing\s*bod(?:y|ies)|Issuers?|Date)\s*:\s*", re.I)
 _NEWS_DATE = re.compile(
-    rf"^({MONTH_RE})\s+(\d{{1,2}})(?:\s*[-–]\s*\d{{1,2}})?(?:st|nd|rd|th)?(?:,?\s*(\d{{4}}))?"
+    rf"^({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*(?:{MONTH_RE}\s+)?\d{{1,2}})?"
+    r"(?:st|nd|rd|th)?(?:,?\s*(\d{4}))?"
+    r"\s*[:：]\s*(.*)$",
+    re.I,
+)
+# Day first, as British-style issues write it: "8 September:", "8th Sept. 2024:", "8–9 May:".
+_NEWS_DATE_DMY = re.compile(
+    rf"^(\d{{1,2}})(?:\s*[-–]\s*\d{{1,2}})?(?:st|nd|rd|th)?\.?\s+({MONTH_RE})(?:,?\s*(\d{{4}}))?"
     r"\s*[:：]\s*(.*)$",
     re.I,
 )
@@ -67,6 +74,19 @@ _ROLE = re.compile(
     r"\s*(?:,|\(|\b(?:Senior|Associate|Junior|Lead|Chief|Head|Director|Analyst|Research(?:er)?|"
     r"Fellow|Program(?:me)?|Visiting|Vice|Deputy|Managing|Freelance|Editor|Manager|Intern)\b).*$"
 )
+# A news entry's trailing sources, "(MIIT notice, Reuters article)"; then the news headline rule.
+SOURCES = re.compile(r"\s*\(([^()]*)\)\s*\.?\s*$")
+_LONG_HEADLINE = 180
+_MIN_CLAUSE = 60
+_CLAUSE_BREAK = re.compile(
+    r",\s+(?=(?:which|while|with|allowing|aiming|outlining|including|marking|saying|"
+    r"following|according|amid|intensifying|abolishing|as\s+part\s+of)\b)"
+)
+# "China Mobile Co. Ltd. said", "Dr. Li": a full stop that does not end the sentence.
+_ABBREVIATIONS = frozenset(re.findall(r"\w+", """
+    co corp inc ltd plc llc bhd mr mrs ms dr prof st vs dept gov govt approx jr sr
+"""))  # fmt: skip
+_CLAUSE_END = re.compile(r";\s|(?<=[a-z0-9%)\"”])\.\s+(?=[A-Z\"“])")
 
 
 @dataclass(frozen=True)
@@ -175,12 +195,19 @@ class NewsDate:
 
 
 def news_date(text: str) -> NewsDate | None:
-    """The leading "September 8:" of a news entry, with the text after it."""
+    """The leading "September 8:" (or "8 September:") of a news entry, with the text after it."""
     m = _NEWS_DATE.match(text)
-    month = month_number(m.group(1)) if m else None
-    if not m or month is None:
+    if m:
+        month_name, day = m.group(1), m.group(2)
+    else:
+        m = _NEWS_DATE_DMY.match(text)
+        if m is None:
+            return None
+        day, month_name = m.group(1), m.group(2)
+    month = month_number(month_name)
+    if month is None or not 1 <= int(day) <= 31:
         return None
-    return NewsDate(month, int(m.group(2)), int(m.group(3)) if m.group(3) else None, m.group(4))
+    return NewsDate(month, int(day), int(m.group(3)) if m.group(3) else None, m.group(4))
 
 
 def date_in_period(
@@ -241,3 +268,28 @@ def author_name(text: str) -> str | None:
     if not 2 <= len(words) <= 5 or not all(w[:1].isupper() for w in words):
         return None
     return name
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence (up to ". " or "; "), without the trailing sources in parentheses.
+    The item id hashes this, so shortening the displayed headline never changes an id."""
+    body = SOURCES.sub("", text).strip() or text
+    end = len(body)
+    for m in _CLAUSE_END.finditer(body):
+        word = re.search(r"(\w+)\W*$", body[: m.start() + 1])
+        if m.group(0).startswith(";") or not word or word.group(1).lower() not in _ABBREVIATIONS:
+            end = m.start()
+            break
+    return squash(body[:end]).rstrip(" .;,") or squash(text)
+
+
+def short_headline(sentence: str) -> str:
+    """A long first sentence cut to its main clause (DESIGN 3.1 "first sentence or clause"):
+    "The MEE published a draft plan ..., with the first stage running from 2024" ends before
+    ", with". Sentences up to ``_LONG_HEADLINE`` characters stay whole."""
+    if len(sentence) <= _LONG_HEADLINE:
+        return sentence
+    for m in _CLAUSE_BREAK.finditer(sentence):
+        if m.start() >= _MIN_CLAUSE:
+            return sentence[: m.start()].rstrip(" ,")
+    return sentence

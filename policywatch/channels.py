@@ -386,7 +386,7 @@ def send(
                 _send_apprise(target, channel.format, message)
         except DeliveryError as exc:
             raise DeliveryError(scrub(f"{target.masked}: {exc}", secrets)) from None
-        except (OSError, smtplib.SMTPException) as exc:
+        except Exception as exc:  # network errors, and a plugin's own bugs: never stop the run
             reason = scrub(f"{type(exc).__name__}: {exc}", secrets)
             raise DeliveryError(f"{target.masked}: {reason}") from None
         done.append(target.masked)

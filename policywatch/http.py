@@ -145,6 +145,15 @@ def looks_like_challenge(text: str) -> str | None:
     return None
 
 
+def _challenge_in(response: _Response, encoding: str | None = None) -> str | None:
+    """The challenge marker in an HTML or text response's first 64 KB, if any."""
+    content_type = response.headers.get("content-type") or "text/html"
+    if "html" not in content_type.lower() and "text/plain" not in content_type.lower():
+        return None
+    head = response.content[:_CHALLENGE_SCAN_BYTES]
+    return looks_like_challenge(decode(head, encoding or detect_encoding(head, content_type)))
+
+
 class PoliteClient:
     """Async context manager wrapping the only ``httpx.AsyncClient`` of the application."""
 
@@ -294,6 +303,12 @@ class PoliteClient:
             )
         if response.status in GONE_STATUSES:
             raise NotFoundError(response.url, "not found", status=response.status, attempts=attempt)
+        if response.status >= 400 and response.content:
+            # A challenge page is often served as 403 or 503 ("Just a moment..."): no retry helps.
+            marker = _challenge_in(response)
+            if marker:
+                reason = f"challenge page (HTTP {response.status}, {marker!r})"
+                self._blocked(response.url, reason, response.status, attempt)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: somewhere in [d/2, d] for d = base * 2^(n-1)."""
@@ -339,7 +354,19 @@ class PoliteClient:
             content = b""
             if 200 <= resp.status_code < 300:
                 content = await self._read_capped(url, resp, attempt)
+            elif resp.status_code >= 400:
+                content = await self._read_head(resp)
             return _Response(url, resp.status_code, resp.headers, content)
+
+    @staticmethod
+    async def _read_head(resp: httpx.Response) -> bytes:
+        """The start of an error page, enough to recognise a challenge served as 403/503."""
+        head = b""
+        async for chunk in resp.aiter_bytes():
+            head += chunk
+            if len(head) >= _CHALLENGE_SCAN_BYTES:
+                break
+        return head[:_CHALLENGE_SCAN_BYTES]
 
     async def _read_capped(self, url: str, resp: httpx.Response, attempt: int) -> bytes:
         cap = self.settings.max_bytes
@@ -390,10 +417,7 @@ class PoliteClient:
         )  # fmt: skip
 
     def _check_challenge(self, response: _Response, encoding: str | None, attempts: int) -> None:
-        content_type = (response.headers.get("content-type") or "text/html").lower()
-        if "html" not in content_type and "text/plain" not in content_type:
-            return
-        marker = looks_like_challenge(decode(response.content[:_CHALLENGE_SCAN_BYTES], encoding))
+        marker = _challenge_in(response, encoding)
         if marker:
             self._blocked(response.url, f"challenge page ({marker!r})", response.status, attempts)
 

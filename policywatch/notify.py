@@ -25,6 +25,8 @@ SUMMARY_CHARS = 420
 SNIPPET_CHARS = 160
 DIFF_LINES = 12
 DIFF_MAX_CHARS = 20_000
+DIFF_LINE_CHARS = 200
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])")
 MAX_LINKS = 8
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>()#!])")
 
@@ -69,6 +71,11 @@ def md_escape(value: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", str(value)))
 
 
+def code_line(value: object) -> str:
+    """Source text inside a fenced code block: no backtick may close the fence."""
+    return str(value).replace("`", "'")
+
+
 def safe_url(url: object) -> str:
     """Only http(s) links go into a message, percent-encoding what would break Markdown/HTML."""
     text = str(url or "").strip()
@@ -88,6 +95,7 @@ def _env() -> Environment:
     )
     env.filters["md"] = md_escape
     env.filters["url"] = safe_url
+    env.filters["code"] = code_line
     return env
 
 
@@ -120,12 +128,34 @@ def highlight(snippet: str, found: str) -> list[tuple[str, bool]]:
     return parts or [(snippet, False)]
 
 
+def item_text(item: PolicyItem) -> str:
+    """The text a revision diff compares: the item's full text, else its headline and summary."""
+    if item.text.strip():
+        return item.text
+    parts = [item.headline, item.summary or "", *item.goals, item.comment or ""]
+    return "\n".join(p for p in parts if p.strip())
+
+
+def _sentences(text: str) -> list[str]:
+    """Lines split further at sentence ends, so one changed word does not show a whole paragraph."""
+    out: list[str] = []
+    for line in text.splitlines():
+        out += [s for s in _SENTENCE_END.split(" ".join(line.split())) if s]
+    return out
+
+
 def short_diff(old: str | None, new: str) -> list[str]:
-    """A few lines of unified diff, only when it is cheap to compute."""
+    """A few ``-``/``+`` sentences of diff, only when it is cheap to compute."""
     if not old or len(old) > DIFF_MAX_CHARS or len(new) > DIFF_MAX_CHARS:
         return []
-    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
-    body = [ln for ln in lines if not ln.startswith(("---", "+++", "@@"))]
+    a, b = _sentences(old), _sentences(new)
+    # autojunk off: a sentence repeated throughout a text is content, not noise to skip
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    body: list[str] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            body += ["-" + trim(x, DIFF_LINE_CHARS) for x in a[i1:i2]]
+            body += ["+" + trim(x, DIFF_LINE_CHARS) for x in b[j1:j2]]
     return body[:DIFF_LINES] + (["…"] if len(body) > DIFF_LINES else [])
 
 
@@ -170,7 +200,7 @@ def view(entry: Entry) -> dict[str, Any]:
         "reasons": [_reason_view(r) for r in entry.reasons],
         "hash_old": (entry.previous_hash or "")[:8],
         "hash_new": (entry.content_hash or "")[:8],
-        "diff": short_diff(entry.previous_text, item.text),
+        "diff": short_diff(entry.previous_text, item_text(item)),
     }
 
 

@@ -20,12 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
 from policywatch.channels import Channel, SecretResolver, send
 from policywatch.errors import DeliveryError, PolicywatchError
 from policywatch.models import IssueMeta, Notice, PolicyItem, Reason
-from policywatch.notify import Entry, Message, message_id, render_alert, render_digest
+from policywatch.notify import (
+    Entry,
+    Message,
+    item_text,
+    message_id,
+    render_alert,
+    render_digest,
+)
 from policywatch.settings import DeliverySettings
 from policywatch.store_schema import alerts, items, utcnow
 
@@ -149,7 +157,9 @@ def _claim(store: ItemStore, token: str, now: dt.datetime, limit: int | None) ->
         sa.or_(alerts.c.next_attempt_at.is_(None), alerts.c.next_attempt_at <= now),
         _free(now),
     )
-    ids = sa.select(alerts.c.id).where(due).order_by(alerts.c.id)
+    # PostgreSQL: rows another delivery is claiming right now are skipped, not waited for (no
+    # lock queue, no deadlock); SQLite has one writer at a time and ignores the clause.
+    ids = sa.select(alerts.c.id).where(due).order_by(alerts.c.id).with_for_update(skip_locked=True)
     if limit is not None:
         ids = ids.limit(limit)
     with store.write() as conn:
@@ -208,15 +218,17 @@ def _deliver(
         channel = ctx.channels.get(channel_name)
         if channel is None:
             raise DeliveryError(f"channel '{channel_name}' is not defined in channels.yaml")
-        entries = [_entry(ctx, row) for row in rows]
         if digest:
+            entries, rows = _digest_entries(ctx, channel_name, rows)
+            if not rows:
+                return
             run_id = rows[0].run_id
             msg = render_digest(
                 entries, watchlist=watchlist, channel=channel_name, run_id=run_id,
                 sender=ctx.config.sender,
             )  # fmt: skip
         else:
-            msg = render_alert(entries[0], sender=ctx.config.sender)
+            msg = render_alert(_entry(ctx, rows[0]), sender=ctx.config.sender)
         send(channel, msg, resolver=ctx.resolver, sender=ctx.config.sender)
     except PolicywatchError as exc:
         _mark_failed(ctx, rows, str(exc))
@@ -227,6 +239,21 @@ def _deliver(
     counts.sent += len(rows)
     counts.messages += 1
     log.info("sent %d alert(s) to channel %s in one message", len(rows), channel_name)
+
+
+def _digest_entries(ctx: _Ctx, channel: str, rows: list[Any]) -> tuple[list[Entry], list[Any]]:
+    """The entries a digest can show; a row whose item vanished is failed alone, not the digest."""
+    entries: list[Entry] = []
+    kept: list[Any] = []
+    for row in rows:
+        try:
+            entries.append(_entry(ctx, row))
+            kept.append(row)
+        except DeliveryError as exc:
+            _mark_failed(ctx, [row], str(exc))
+            ctx.report.errors.append(f"{channel}: {exc}")
+            log.warning("digest for channel %s: %s; sent without it", channel, exc)
+    return entries, kept
 
 
 def _renew(ctx: _Ctx, rows: Sequence[Any]) -> bool:
@@ -247,7 +274,7 @@ def _entry(ctx: _Ctx, row: Any) -> Entry:
     if found is None:
         raise DeliveryError(f"item {base_id} is not in the state database any more")
     item, issue, notices = found
-    current, previous = _hashes(ctx.store.engine, base_id)
+    current, previous, previous_text = _revision(ctx.store.engine, base_id)
     return Entry(
         key=row.key,
         watchlist=row.watchlist,
@@ -258,14 +285,26 @@ def _entry(ctx: _Ctx, row: Any) -> Entry:
         change=row.change,
         content_hash=current,
         previous_hash=previous,
+        previous_text=previous_text if row.change == "revised" else None,
     )
 
 
-def _hashes(engine: Engine, item_id: str) -> tuple[str | None, str | None]:
-    query = sa.select(items.c.content_hash, items.c.previous_hash).where(items.c.id == item_id)
+def _revision(engine: Engine, item_id: str) -> tuple[str | None, str | None, str | None]:
+    """The item's current and previous hash, and its text before the last revision if kept."""
+    query = sa.select(items.c.content_hash, items.c.previous_hash, items.c.previous_data).where(
+        items.c.id == item_id
+    )
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    return (row.content_hash, row.previous_hash) if row is not None else (None, None)
+    if row is None:
+        return None, None, None
+    previous_text = None
+    if row.previous_data is not None:
+        try:
+            previous_text = item_text(PolicyItem.model_validate(row.previous_data))
+        except ValidationError:  # written by an older model: show the hashes only
+            log.info("previous content of item %s is unreadable; no diff shown", item_id)
+    return row.content_hash, row.previous_hash, previous_text
 
 
 # -- recording ----------------------------------------------------------------------------------
@@ -278,7 +317,7 @@ def _mark_sent(ctx: _Ctx, rows: Sequence[Any]) -> None:
             .where(alerts.c.id.in_([r.id for r in rows]), alerts.c.claimed_by == ctx.token)
             .values(
                 status="sent",
-                sent_at=ctx.now,
+                sent_at=ctx.clock(),
                 last_error=None,
                 claimed_by=None,
                 claimed_until=None,

@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from parsers.bodies import BodyIndex
 from policywatch.yamlconf import load_yaml, validate
@@ -51,6 +52,16 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _bare_host(host: str) -> str:
+    """An allow-list entry: ``example.org`` or ``*.example.org``, lower-cased."""
+    bare = host.removeprefix("*.")
+    if not bare or bare.startswith(".") or any(c in bare for c in "/:@ *?#"):
+        name = urlsplit(host).hostname if "//" in host else None
+        hint = f"; write it as '{name}'" if name else " (use 'example.org' or '*.example.org')"
+        raise ValueError(f"'{host}' is not a host name{hint}")
+    return host.lower().rstrip(".")
+
+
 class HttpSettings(Section):
     user_agent: str = "policywatch/0.1 (+https://github.com/policywatch/policywatch; policy alerts)"
     connect_timeout: float = Field(10.0, gt=0, description="seconds to open a connection")
@@ -73,7 +84,7 @@ class HttpSettings(Section):
     )
     max_connections: int = Field(20, ge=1)
     max_redirects: int = Field(5, ge=0, le=20)
-    allowed_hosts: list[str] = Field(
+    allowed_hosts: list[Annotated[str, AfterValidator(_bare_host)]] = Field(
         default_factory=list, description="added to the built-in allow-list"
     )
 
@@ -96,10 +107,20 @@ class SourceSettings(Section):
     # folder
     path: str | None = None
 
+    @field_validator("feed_url", "listing_url")
+    @classmethod
+    def _web_url(cls, url: str | None) -> str | None:
+        parts = urlsplit(url or "")
+        if url is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"'{url}' is not an http(s) URL")
+        return url
+
     @model_validator(mode="after")
     def _folder_needs_path(self) -> SourceSettings:
         if self.type == "folder" and not self.path:
             raise ValueError("a folder source needs 'path' (the folder with saved issues)")
+        if self.type == "merics" and not (self.feed_url or self.listing_url):
+            raise ValueError("a merics source needs 'feed_url' or 'listing_url'")
         return self
 
 

@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from lxml import etree
 from pydantic import BaseModel, Field
 
@@ -44,6 +44,7 @@ CANONICAL_ORIGIN = "https://merics.org"
 SERIES_LABEL = "merics china industries"
 FOLDER_SUFFIXES = frozenset({".pdf", ".html", ".htm", ".txt", ".md"})
 _DATE_TEXT = re.compile(r"\b([A-Z][a-z]{2,8})\.? (\d{1,2}), (\d{4})\b")
+_ROW_DEPTH = 6  # how far up from a listing link its row may be
 _FURNITURE = ("nav", "header", "footer", "aside", "script", "style", "noscript", "form")
 
 
@@ -144,8 +145,9 @@ async def _discover_merics(
             log.warning("feed of %s failed (%s); reading the listing instead", source.name, exc)
             feed_failed = exc
     if source.listing_url and (feed_failed or since or not source.feed_url):
-        for key in await _read_listing(source, client, origin):
-            links.setdefault(key, None)
+        for key, day in (await _read_listing(source, client, origin, since)).items():
+            if links.get(key) is None:
+                links[key] = day
     elif feed_failed:
         raise feed_failed  # no listing to fall back on: the source was not reachable
     seen = set(state.seen)
@@ -154,11 +156,7 @@ async def _discover_merics(
         for key, day in links.items()
         if key not in seen and not (since and day and day < since)
     }
-    found = await _accept_pages(source, client, state, fresh, origin, since)
-    if any(key not in state.seen for key in fresh):
-        # A page failed: forget the feed's validators so the next run reads the feed again.
-        state.etag, state.last_modified = None, None
-    return found
+    return await _accept_pages(source, client, state, fresh, origin, since)
 
 
 def _site_origin(source: SourceSettings) -> str:
@@ -219,22 +217,58 @@ def _rfc822_date(value: str | None) -> date | None:
             return None
 
 
-async def _read_listing(source: SourceSettings, client: PoliteClient, origin: str) -> list[str]:
-    """Issue links from the listing pages (``&page=N`` from the second page on, SITES §1.3)."""
+async def _read_listing(
+    source: SourceSettings, client: PoliteClient, origin: str, since: date | None
+) -> dict[str, date | None]:
+    """Issue links and their listed dates from the listing pages (SITES §1.3).
+
+    Pages are ``&page=N`` from the second on. Reading stops at a page with no new link, or, when
+    ``since`` bounds a backfill, at a page whose dated links are all older than ``since`` (the
+    listing is sorted by publication date, newest first).
+    """
     assert source.listing_url is not None
-    keys: list[str] = []
+    links: dict[str, date | None] = {}
+    extra = urlsplit(origin).netloc
     for page in range(source.listing_pages):
         url = source.listing_url if page == 0 else _with_page(source.listing_url, page)
         result = await client.get(url)
-        before = len(keys)
-        extra = urlsplit(origin).netloc
-        for anchor in BeautifulSoup(result.text, "lxml").find_all("a", href=True):
-            key = canonical_merics_url(str(anchor["href"]), result.url, extra_host=extra)
-            if key and key not in keys:
-                keys.append(key)
-        if len(keys) == before:
+        found = _listing_links(result.text, result.url, extra)
+        fresh = {key: day for key, day in found.items() if key not in links}
+        links.update(fresh)
+        if not fresh:
             break
-    return keys
+        days = [day for day in fresh.values() if day is not None]
+        if since and days and max(days) < since:
+            break
+    return links
+
+
+def _listing_links(html: str, url: str, extra_host: str) -> dict[str, date | None]:
+    links: dict[str, date | None] = {}
+    for anchor in BeautifulSoup(html, "lxml").find_all("a", href=True):
+        key = canonical_merics_url(str(anchor["href"]), url, extra_host=extra_host)
+        if key and key not in links:
+            links[key] = _row_date(anchor, url, extra_host)
+    return links
+
+
+def _row_date(anchor: Tag, url: str, extra_host: str) -> date | None:
+    """The date printed in the listing row of ``anchor`` (a Drupal ``.views-row``, an
+    ``article`` or a list item), or None when the row holds no date or several issues."""
+    for depth, row in enumerate(anchor.parents):
+        if depth >= _ROW_DEPTH or row.name in ("main", "body", "html", "[document]"):
+            return None
+        classes = " ".join(str(c) for c in row.get_attribute_list("class") if c)
+        if row.name in ("article", "li", "tr") or "views-row" in classes:
+            break
+    else:
+        return None
+    issues = {
+        canonical_merics_url(str(a["href"]), url, extra_host=extra_host)
+        for a in row.find_all("a", href=True)
+    }
+    issues.discard(None)
+    return _page_date(row) if len(issues) == 1 else None
 
 
 def _with_page(url: str, page: int) -> str:
@@ -254,15 +288,18 @@ async def _accept_pages(
     found: list[Candidate] = []
     for key, result in zip(keys, results, strict=True):
         if isinstance(result, FetchError):
+            # Forget the feed's validators so that the next run reads the feed and retries it.
             state.last_error = str(result)
+            state.etag, state.last_modified = None, None
             continue
-        state.seen.append(key)
         if not is_china_industries(result.content):
             log.info("not a China Industries issue, skipped: %s", key)
+            state.seen.append(key)
             continue
         candidate = _page_candidate(source.name, key, result, links[key])
         if since and candidate.published and candidate.published < since:
-            continue
+            continue  # not marked seen: a later backfill reaching further back must find it
+        state.seen.append(key)
         found.append(candidate)
     return found
 
@@ -296,7 +333,7 @@ def _page_title(soup: BeautifulSoup) -> str | None:
     return None
 
 
-def _page_date(soup: BeautifulSoup) -> date | None:
+def _page_date(soup: BeautifulSoup | Tag) -> date | None:
     """``time@datetime`` first, then a ``Mon D, YYYY`` text (SITES §1.4)."""
     time_tag = soup.find("time", attrs={"datetime": True})
     if time_tag is not None:
@@ -304,11 +341,11 @@ def _page_date(soup: BeautifulSoup) -> date | None:
             return datetime.fromisoformat(str(time_tag["datetime"]).replace("Z", "+00:00")).date()
         except ValueError:
             pass
-    match = _DATE_TEXT.search(soup.get_text(" "))
-    if match:
+    for match in _DATE_TEXT.finditer(soup.get_text(" ")):
         for fmt in ("%b %d %Y", "%B %d %Y"):
             try:
-                return datetime.strptime(" ".join(match.groups()), fmt).date()
+                month = match.group(1).replace("Sept", "Sep")
+                return datetime.strptime(f"{month} {match[2]} {match[3]}", fmt).date()
             except ValueError:
                 continue
     return None
@@ -346,10 +383,16 @@ def _scan_folder(
     for path in sorted(folder.rglob("*")):
         if not _is_issue_file(path, folder):
             continue
-        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
-        if since and modified < since:
+        try:
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
+            if since and modified < since:
+                continue
+            content = path.read_bytes()
+        except OSError as exc:  # one unreadable file must not hide the others
+            log.warning("source %s: cannot read %s (%s); skipped", name, path, exc)
             continue
-        content = path.read_bytes()
+        if not content.strip():  # empty, or still being written: wait for its content
+            continue
         key = "sha256:" + hashlib.sha256(content).hexdigest()
         if key in seen:
             continue

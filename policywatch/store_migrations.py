@@ -130,9 +130,15 @@ def _alert_claims(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_alerts_status_next ON alerts (status, next_attempt_at)")
 
 
+def _item_previous_data(conn: Connection) -> None:
+    """0003: the previous content of a revised item, so an alert can show what changed."""
+    conn.exec_driver_sql("ALTER TABLE items ADD COLUMN previous_data TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_alert_claims", _alert_claims),
+    ("0003_item_previous_data", _item_previous_data),
 ]
 
 

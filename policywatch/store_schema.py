@@ -122,6 +122,8 @@ items = sa.Table(
     sa.Column("data", JsonText(), nullable=False, comment="PolicyItem"),
     sa.Column("first_seen", UtcDateTime(), nullable=False),
     sa.Column("last_seen", UtcDateTime(), nullable=False),
+    # added by migration 0003_item_previous_data: the item as it was before its last revision
+    sa.Column("previous_data", JsonText(), comment="PolicyItem before the last revision"),
 )
 
 notices = sa.Table(

@@ -127,8 +127,20 @@ def upsert_items(
             row["previous_hash"] = stored[item.id]
         batches[change].append(row)
         changes[item.id] = change
+    previous = item_data(conn, [r["b_id"] for r in batches["revised"]])
+    for row in batches["revised"]:
+        row["previous_data"] = previous.get(row["b_id"])
     _write_items(conn, issue_id, now, batches)
     return changes
+
+
+def item_data(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
+    """The stored JSON of these items (read before a revision overwrites it)."""
+    found: dict[str, Any] = {}
+    for chunk in chunks(list(ids)):
+        query = sa.select(items.c.id, items.c.data).where(items.c.id.in_(chunk))
+        found.update({r.id: r.data for r in conn.execute(query)})
+    return found
 
 
 def _write_items(

@@ -23,14 +23,16 @@ SELECTORS = {
         "#header",
         "#footer",
     ),
-    "block_parents": ("div", "td", "article", "section", "main"),
+    # "body" last: a plain page may keep its paragraphs directly under <body>
+    "block_parents": ("div", "td", "article", "section", "main", "body"),
 }
 MIN_BLOCK_CHARS = 40
 
 
 def largest_block(page: Page) -> Tag | None:
-    """The element whose direct ``<p>`` children hold the most text (page furniture excluded)."""
-    furniture = {id(t) for s in SELECTORS["furniture"] for t in common.select(page.soup, s)}
+    """The element whose direct ``<p>`` children hold the most text, its furniture removed."""
+    tags = [t for s in SELECTORS["furniture"] for t in common.select(page.soup, s)]
+    furniture = {id(t) for t in tags}
     best: tuple[int, Tag | None] = (0, None)
     for parent in page.soup.find_all(SELECTORS["block_parents"]):
         if any(id(p) in furniture for p in (parent, *parent.parents)):
@@ -38,7 +40,12 @@ def largest_block(page: Page) -> Tag | None:
         size = sum(len(squash(p.get_text())) for p in parent.find_all("p", recursive=False))
         if size > best[0]:
             best = (size, parent)
-    return best[1] if best[0] >= MIN_BLOCK_CHARS else None
+    block = best[1] if best[0] >= MIN_BLOCK_CHARS else None
+    if block is not None:
+        for tag in tags:
+            if any(parent is block for parent in tag.parents):
+                tag.decompose()
+    return block
 
 
 def _title(page: Page) -> str | None:

@@ -36,8 +36,11 @@ def _load_states(path: Path | None) -> dict[str, SourceState]:
 
 
 def _save_states(path: Path, states: dict[str, SourceState]) -> None:
+    """Write to a temporary file, then rename: an interrupted save leaves the old state whole."""
     data = {name: state.model_dump(mode="json") for name, state in states.items()}
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    partial.replace(path)
 
 
 def _pick_sources(settings: AppSettings, names: list[str] | None) -> list[SourceSettings]:

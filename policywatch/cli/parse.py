@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -101,10 +102,17 @@ def _read(target: str) -> tuple[bytes, str, str | None]:
 
         result = fetch_url(target, get_config().app.http)
         return result.content, str(result.url), result.content_type
+    if target == "-":
+        return sys.stdin.buffer.read(), "<stdin>", None
     path = Path(target)
+    if path.is_dir():
+        raise ParseError(target, "expected a file or an http(s) URL, this is a directory")
     if not path.is_file():
         raise ParseError(target, "expected a file or an http(s) URL, no such file")
-    return path.read_bytes(), target, None
+    try:
+        return path.read_bytes(), target, None
+    except OSError as exc:
+        raise ParseError(target, f"expected a readable file ({exc.strerror})") from None
 
 
 def _kind(content_type: str | None) -> str | None:
@@ -125,7 +133,10 @@ def _notice(data: bytes, url: str, site: str | None, bodies: BodyIndex) -> Notic
 
 @app.command("parse")
 def parse(
-    target: Annotated[str, typer.Argument(metavar="PATH_OR_URL", help="An issue or notice.")],
+    target: Annotated[
+        str,
+        typer.Argument(metavar="PATH_OR_URL", help="An issue or notice; - reads standard input."),
+    ],
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="json (the contract) or table.")
     ] = Format.json,
@@ -135,6 +146,12 @@ def parse(
     ] = None,
 ) -> None:
     """Parse a MERICS China Industries issue (HTML, PDF or text) or a ministry notice."""
+    if site is not None:
+        from parsers.notices import PARSERS
+
+        if site not in PARSERS:
+            known = ", ".join(sorted(PARSERS))
+            raise typer.BadParameter(f"unknown site {site!r}; known: {known}", param_hint="--site")
     bodies = get_config().bodies
     data, source, content_type = _read(target)
     if site or _is_notice(target, source, data):

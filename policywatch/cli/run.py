@@ -10,30 +10,47 @@ import asyncio
 import datetime as dt
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from policywatch.cli._app import app, console, err_console, fail, get_config
 from policywatch.demo import run_demo, summary_table
 from policywatch.errors import PolicywatchError
 
+OWN_LOGGERS = ("policywatch", "parsers")
 STAGES = ("discover", "fetch+parse", "notices", "diff", "match", "record", "deliver", "summary")
 
 
 class _StageHandler(logging.Handler):
-    """Moves the progress display along as the flow logs its stage lines."""
+    """Moves the progress display along as the flow logs its stage lines, and prints each
+    distinct policywatch warning once above it (retries repeat them)."""
 
     def __init__(self, progress: Progress, task_id: Any) -> None:
         super().__init__(logging.INFO)
         self.progress, self.task_id = progress, task_id
+        self.seen: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         stage = message.split(":", 1)[0]
-        if stage in STAGES:
+        if record.name == "prefect.flow_runs" and stage in STAGES:
             self.progress.update(self.task_id, advance=1, description=message[:100])
+            self.progress.console.print(f"  [green]✓[/] {escape(message)}", highlight=False)
+        elif _worth_showing(record) and message not in self.seen:
+            self.seen.add(message)
+            self.progress.console.print(f"  [yellow]![/] {escape(message)}", highlight=False)
+
+
+def _worth_showing(record: logging.LogRecord) -> bool:
+    """policywatch's warnings and the flow's own (a failed issue); not Prefect's tracebacks."""
+    if record.name.startswith(OWN_LOGGERS):
+        return record.levelno >= logging.WARNING
+    return record.name == "prefect.flow_runs" and record.levelno == logging.WARNING
 
 
 def _ephemeral_defaults() -> None:
@@ -47,26 +64,63 @@ async def _call(flow_: Any, params: dict[str, Any]) -> Any:
     return await flow_(**params, return_state=True)
 
 
+@contextmanager
+def _quiet_console(verbose: bool) -> Iterator[None]:
+    """Hide the console log lines (Prefect's, with tracebacks) while the progress display runs;
+    the run's full log stays in the Prefect API. ``verbose`` (``policywatch -v``) keeps them."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    levels = [h.level for h in handlers]
+    if not verbose:
+        for handler in handlers:
+            handler.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels, strict=True):
+            handler.setLevel(level)
+        if not verbose:  # nor "Stopping temporary server" at exit
+            logging.getLogger("prefect").setLevel(logging.WARNING)
+
+
+def _starting() -> str:
+    if os.environ.get("PREFECT_API_URL"):
+        return f"connecting to the Prefect API at {os.environ['PREFECT_API_URL']}…"
+    return "starting Prefect's temporary local API (about 20 s the first time)…"
+
+
 def run_check_updates(**params: Any) -> dict[str, Any]:
-    """Run the check-updates flow in this process with a progress display."""
+    """Run the check-updates flow in this process with a progress display.
+
+    A failed run raises the flow's own error (a PolicywatchError keeps its hint).
+    """
     _ephemeral_defaults()
     for noisy in ("httpx", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from flows.check_updates import check_updates
 
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     ) as progress:
-        task_id = progress.add_task("starting Prefect…", total=len(STAGES))
+        task_id = progress.add_task(_starting(), total=len(STAGES))
         handler = _StageHandler(progress, task_id)
-        logger = logging.getLogger("prefect.flow_runs")
-        logger.addHandler(handler)
+        loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", *OWN_LOGGERS)]
+        for logger in loggers:
+            logger.addHandler(handler)
         try:
-            state = asyncio.run(_call(check_updates, params))
+            with _quiet_console(logging.getLogger().level <= logging.DEBUG):
+                state = asyncio.run(_call(check_updates, params))
         finally:
-            logger.removeHandler(handler)
-    if state.is_failed():
-        raise PolicywatchError(f"check-updates failed: {state.message}")
+            for logger in loggers:
+                logger.removeHandler(handler)
+    if state.is_failed() or state.is_crashed():
+        exc = state.result(raise_on_failure=False)
+        if isinstance(exc, PolicywatchError):
+            raise PolicywatchError(f"check-updates failed: {exc}", hint=exc.hint)
+        raise PolicywatchError(f"check-updates failed: {exc or state.message}")
     result: dict[str, Any] = state.result()
     return result
 

@@ -88,6 +88,16 @@ def _fault_routes(server: LoopbackServer) -> None:
         {"Content-Type": "text/html; charset=utf-8"},
         "<html><head><title>访问验证</title></head><body>请稍候</body></html>".encode(),
     )
+    cloudflare = (
+        b"<html><head><title>Just a moment...</title></head><body>"
+        b'<script src="/cdn-cgi/challenge-platform/h/b/orchestrate/jsch/v1"></script></body></html>'
+    )
+    server.routes["/403-challenge"] = lambda req: Reply(
+        403, {"Content-Type": "text/html"}, cloudflare
+    )
+    server.routes["/503-challenge"] = lambda req: Reply(
+        503, {"Content-Type": "text/html"}, cloudflare
+    )
     server.routes["/challenge-markup"] = lambda req: Reply(
         200,
         {"Content-Type": "text/html"},

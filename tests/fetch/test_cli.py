@@ -52,6 +52,7 @@ def test_discover_twice_with_a_state_file(merics_site: LoopbackServer, tmp_path:
     saved = json.loads(state.read_text("utf-8"))
     assert saved["merics"]["etag"]
     assert len(saved["inbox"]["seen"]) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("state")] == ["state.json"]
 
     merics_site.reset_counts()
     second = runner.invoke(app, args)

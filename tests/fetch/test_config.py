@@ -56,3 +56,45 @@ def test_valid_sources_and_http_settings_load(tmp_path: Path) -> None:
     assert app.http.per_host_concurrency == 3
     assert "docs.example.net" in app.http.allow_list()
     assert "www.miit.gov.cn" in app.http.allow_list()
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "http:\n  allowed_hosts:\n    - https://docs.example.net/path\n",
+            "policywatch.yaml:3: http.allowed_hosts",
+            "is not a host name; write it as 'docs.example.net'",
+        ),
+        (
+            "http:\n  allowed_hosts: [docs.example.net, '*.']\n",
+            "policywatch.yaml:2: http.allowed_hosts",
+            "'*.' is not a host name (use 'example.org' or '*.example.org')",
+        ),
+        (
+            "sources:\n  - name: m\n    type: merics\n    feed_url: merics.org/en/rss.xml\n",
+            "policywatch.yaml:4: sources[0].feed_url",
+            "'merics.org/en/rss.xml' is not an http(s) URL",
+        ),
+        (
+            "sources:\n  - name: m\n    type: merics\n    feed_url: null\n    listing_url: null\n",
+            "policywatch.yaml:2: sources[0]",
+            "a merics source needs 'feed_url' or 'listing_url'",
+        ),
+    ],
+)
+def test_unusable_hosts_and_urls_are_rejected_at_load(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
+    config = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        _ = config.app
+    assert where in str(info.value)
+    assert message in str(info.value)
+
+
+def test_allowed_hosts_are_matched_case_insensitively(tmp_path: Path) -> None:
+    app = write(
+        tmp_path, "http:\n  allowed_hosts: [Docs.Example.NET., '*.Files.Example.org']\n"
+    ).app
+    assert app.http.allowed_hosts == ["docs.example.net", "*.files.example.org"]

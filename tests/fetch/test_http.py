@@ -241,7 +241,10 @@ async def test_conditional_get_reports_304_as_not_modified(
     assert sent[2]["if-modified-since"] == first.last_modified
 
 
-@pytest.mark.parametrize("path", ["/412", "/521", "/challenge-page", "/challenge-markup"])
+@pytest.mark.parametrize(
+    "path",
+    ["/412", "/521", "/challenge-page", "/challenge-markup", "/403-challenge", "/503-challenge"],
+)
 async def test_challenges_are_blocked_not_retried(
     fault: LoopbackServer, http_settings: HttpSettings, sleeps: Sleeps, path: str
 ) -> None:

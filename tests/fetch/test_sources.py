@@ -150,8 +150,68 @@ async def test_since_bounds_a_backfill_from_the_listing(
     )
     assert [c.key for c in found] == [ROBOT]
     assert merics_site.counts["/en/analysis"] >= 1
-    # feed items older than `since` are not even fetched
+    # feed and listing items older than `since` are not even fetched
     assert merics_site.counts["/en/merics-briefs/grid-upgrades-data-exchanges-drone-rules"] == 0
+    assert merics_site.counts["/en/briefing/merics-china-industries-briefing-march-2021"] == 0
+
+
+async def test_listing_dates_bound_a_backfill_and_stop_the_pagination(
+    http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    def row(slug: str, day: str) -> str:
+        return (
+            f'<div class="views-row"><article><h3><a href="/en/merics-briefs/{slug}">{slug}</a>'
+            f'</h3><span class="date">{day}</span></article></div>'
+        )
+
+    pages = {
+        None: row("new-one", "Sept 3, 2024") + row("undated", "soon"),
+        "1": row("new-two", "Jun 2, 2024") + row("old-one", "May 30, 2024"),
+        "2": row("old-two", "Apr 1, 2024") + row("old-three", "Mar 1, 2024"),
+        "3": row("old-four", "Feb 1, 2024"),
+        # one row holding two issues: its date belongs to neither
+        "shared": '<div class="views-row"><article><a href="/en/merics-briefs/x-one">x</a>'
+        '<a href="/en/merics-briefs/x-two">y</a> Mar 1, 2024</article></div>',
+    }
+    body = "<html><main><div class='series'>MERICS China Industries</div><h1>{}</h1></main></html>"
+    with LoopbackServer() as site:
+        site.routes["/en/analysis"] = lambda req: Reply(
+            200,
+            {"Content-Type": "text/html"},
+            pages[(req.query.get("page") or [None])[0]].encode(),
+        )
+        slugs = (
+            "new-one",
+            "undated",
+            "new-two",
+            "old-one",
+            "old-two",
+            "old-four",
+            "x-one",
+            "x-two",
+        )
+        for slug in slugs:
+            site.routes[f"/en/merics-briefs/{slug}"] = lambda req, s=slug: Reply(
+                200, {"Content-Type": "text/html"}, body.format(s).encode()
+            )
+        source = SourceSettings(
+            name="m",
+            type="merics",
+            feed_url=None,
+            listing_url=site.url("/en/analysis?x=15"),
+            listing_pages=10,
+        )
+        found, _ = await run(source, http_settings, SourceState(), tmp_path, since=date(2024, 6, 1))
+        assert [c.title for c in found] == ["new-one", "undated", "new-two"]
+        assert found[0].published == date(2024, 9, 3)
+        # page 2 is all older than `since`: the pages after it are not read
+        assert site.counts["/en/analysis"] == 3
+        assert site.counts["/en/merics-briefs/old-one"] == 0
+        assert site.counts["/en/merics-briefs/old-two"] == 0
+
+        pages[None] = pages["shared"]
+        found, _ = await run(source, http_settings, SourceState(), tmp_path, since=date(2024, 6, 1))
+        assert [(c.title, c.published) for c in found][:2] == [("x-one", None), ("x-two", None)]
 
 
 async def test_backfill_reaches_issues_the_feed_no_longer_lists(
@@ -188,6 +248,32 @@ async def test_listing_pagination_reads_until_no_new_links(
         found, _ = await run(source, http_settings, SourceState(), tmp_path)
         assert [c.title for c in found] == ["a-one", "b-two"]
         assert site.counts["/en/analysis"] == 3
+
+
+async def test_an_issue_older_than_since_stays_reachable_by_a_deeper_backfill(
+    http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    page = (
+        "<html><main><div class='series'>MERICS China Industries</div><h1>Old issue</h1>"
+        "<time datetime='2023-05-01T10:00:00Z'>May 1, 2023</time></main></html>"
+    )
+    with LoopbackServer() as site:
+        site.routes["/en/analysis"] = lambda req: Reply(
+            200, {"Content-Type": "text/html"}, b'<a href="/en/merics-briefs/old-issue">old</a>'
+        )
+        site.routes["/en/merics-briefs/old-issue"] = lambda req: Reply(
+            200, {"Content-Type": "text/html"}, page.encode()
+        )
+        source = SourceSettings(
+            name="m", type="merics", feed_url=None, listing_url=site.url("/en/analysis?x=15")
+        )
+        found, state = await run(source, http_settings, SourceState(), tmp_path, date(2024, 1, 1))
+        assert found == []
+        assert site.counts["/en/merics-briefs/old-issue"] == 1  # undated in the listing
+        found, state = await run(source, http_settings, state, tmp_path, date(2023, 1, 1))
+        assert [(c.title, c.published) for c in found] == [("Old issue", date(2023, 5, 1))]
+        again, _ = await run(source, http_settings, state, tmp_path, date(2023, 1, 1))
+        assert again == []
 
 
 async def test_total_failure_is_recorded_in_the_state(
@@ -273,7 +359,7 @@ def folder_source(path: str) -> SourceSettings:
 
 
 async def test_folder_source_new_and_changed_files(
-    http_settings: HttpSettings, tmp_path: Path
+    http_settings: HttpSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbox = tmp_path / "inbox"
     (inbox / "2024").mkdir(parents=True)
@@ -303,8 +389,28 @@ async def test_folder_source_new_and_changed_files(
 
     (inbox / "issue-oct.txt").write_text("MERICS China Industries\nOctober, corrected", "utf-8")
     (inbox / "copy-of-nov.html").write_text("<h1>MERICS China Industries</h1>", "utf-8")
-    changed, _ = await run(source, http_settings, state, tmp_path)
+    changed, state = await run(source, http_settings, state, tmp_path)
     assert [c.path.name for c in changed if c.path] == ["issue-oct.txt"]
+
+    # a file still being written (empty) waits; a broken one is skipped, not fatal to the others
+    (inbox / "issue-jan.txt").write_bytes(b"")
+    (inbox / "unreadable.txt").write_text("MERICS China Industries\nlocked", "utf-8")
+    (inbox / "issue-feb.txt").write_text("MERICS China Industries\nFebruary", "utf-8")
+    read_bytes = Path.read_bytes
+
+    def deny(path: Path) -> bytes:
+        if path.name == "unreadable.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", deny)
+    later, state = await run(source, http_settings, state, tmp_path)
+    assert [c.path.name for c in later if c.path] == ["issue-feb.txt"]
+    assert state.consecutive_failures == 0
+    (inbox / "issue-jan.txt").write_text("MERICS China Industries\nJanuary", "utf-8")
+    monkeypatch.undo()
+    later, state = await run(source, http_settings, state, tmp_path)
+    assert [c.path.name for c in later if c.path] == ["issue-jan.txt", "unreadable.txt"]
 
 
 async def test_missing_folder_is_a_recorded_failure(

@@ -43,3 +43,12 @@ def test_parse_saved_notice_prints_notice_json(
     for key in ("site", "status", "title", "issuing_body", "doc_number", "published", "body_text"):
         assert got[key] == want[key], key
     assert got["url"] == str(path)
+
+
+def test_parse_with_an_unknown_site_is_a_usage_error(repo_root: Path) -> None:
+    path = FIXTURES / "miit/wjfb-tz.html"
+    args = ["--config-dir", str(repo_root / "config"), "parse", str(path), "--site", "miitt"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "unknown site 'miitt'" in result.output
+    assert "miit" in result.output.split("known:")[1]

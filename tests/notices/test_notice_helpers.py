@@ -251,3 +251,18 @@ def test_registry_entries_describe_themselves() -> None:
         assert parser.name == name
         assert parser.description
         assert name == "generic" or parser.hosts
+
+
+def test_generic_reads_paragraphs_directly_under_body(bodies: BodyIndex) -> None:
+    page = (
+        "<html><head><meta charset='utf-8'><title>关于开展试点工作的通知_某局</title></head><body>"
+        "<div class='nav'><p>首页 | 机构 | 政策 | 互动交流 | 办事服务 | 数据发布 | 专题专栏</p></div>"
+        "<p>各有关单位：为推进试点工作，现将有关事项通知如下。</p>"
+        "<p>一、试点范围覆盖重点行业企业，请各单位按要求组织申报并于规定时间前报送材料。</p>"
+        "</body></html>"
+    )
+    notice = parse_notice(page, "https://www.example.gov.cn/a.html", bodies=bodies)
+    assert notice.status == "ok", notice.error
+    assert notice.title == "关于开展试点工作的通知"
+    assert notice.body_text.startswith("各有关单位")
+    assert "首页" not in notice.body_text

@@ -15,11 +15,20 @@ from policywatch.devtools.mailsink import MailSink
 from policywatch.outbox import backoff, deliver_pending, list_alerts
 from policywatch.settings import DeliverySettings
 from policywatch.store import Store
-from policywatch.store_schema import alerts
+from policywatch.store_schema import alerts, metadata
 
-from .conftest import Hook, alert_for, make_item, record, write_channels
+from .conftest import Hook, alert_for, make_item, record, store_url, write_channels
 
 T0 = dt.datetime(2024, 10, 2, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Store:
+    """Every outbox test on a real SQLite file and on a real PostgreSQL schema."""
+    name = "store" if request.param == "sqlite" else "pg_store"
+    opened: Store = request.getfixturevalue(name)
+    assert opened.dialect == request.param
+    return opened
 
 
 def _statuses(store: Store) -> Counter[str]:
@@ -135,7 +144,7 @@ def test_two_deliveries_at_once_do_not_send_twice(
     channels = write_channels(tmp_path, "channels:\n  mail:\n    url: ${U}\n", {"U": sink.url()})
     items = [make_item(n) for n in range(1, 9)]
     record(store, items, [alert_for(i, "ev", "mail") for i in items])
-    other = Store.open(str(store.engine.url))
+    other = Store.open(store_url(store))
     start = threading.Barrier(2)
     reports = []
 
@@ -229,10 +238,14 @@ def test_planted_secret_never_reaches_logs_db_or_messages(
     rendered += [str(p["json"]) for p in hook.posts]
     assert all(SECRET not in text for text in rendered)
     assert SECRET not in caplog.text
-    db_path = Path(str(store.engine.url.database))
-    for path in (db_path, db_path.with_name(db_path.name + "-wal")):
-        if path.exists():
-            assert SECRET.encode() not in path.read_bytes()
+    with store.engine.connect() as conn:  # every row of every table, on both dialects
+        for table in metadata.sorted_tables:
+            assert SECRET not in str(conn.execute(sa.select(table)).all())
+    if store.dialect == "sqlite":
+        db_path = Path(str(store.engine.url.database))
+        for path in (db_path, db_path.with_name(db_path.name + "-wal")):
+            if path.exists():
+                assert SECRET.encode() not in path.read_bytes()
     assert hook.posts
     assert hook.posts[0]["path"] == f"/hooks/{SECRET}"
 
@@ -257,3 +270,35 @@ def test_live_claim_is_respected_and_stale_claim_is_taken_over_without_resend(
     _deliver(ctx, "mail", stale, digest=False)
     assert len(sink.messages) == 1
     assert _statuses(store) == Counter({"sent": 1})
+
+
+def test_a_crashing_service_fails_its_alert_only_with_a_masked_error(
+    tmp_path: Path, store: Store, hook: Hook, delivery: DeliverySettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import policywatch.channels as channels_module
+
+    real = channels_module._send_apprise
+
+    def flaky(target, wanted, message):  # type: ignore[no-untyped-def]
+        if "crash" in str(target.plugin.url(privacy=False)):
+            raise RuntimeError(f"plugin bug while posting to {target.plugin.url(privacy=False)}")
+        real(target, wanted, message)
+
+    monkeypatch.setattr(channels_module, "_send_apprise", flaky)
+    text = "channels:\n  bad:\n    url: ${BAD}\n  team:\n    url: ${H}\n"
+    env = {"BAD": hook.url("json", f"/crash/{SECRET}"), "H": hook.url()}
+    channels = write_channels(tmp_path, text, env)
+    item = make_item(1)
+    record(store, [item], [alert_for(item, "ev", c) for c in ("bad", "team")])
+
+    report = deliver_pending(store, channels, config=delivery, now=T0, worker_id="w")
+
+    assert report.channels["team"].sent == 1
+    assert report.channels["bad"].retrying == 1
+    assert len(hook.posts) == 1
+    bad = next(r for r in list_alerts(store) if r["channel"] == "bad")
+    assert bad["status"] == "pending"
+    assert "RuntimeError: plugin bug" in bad["last_error"]
+    assert SECRET not in bad["last_error"]
+    assert SECRET not in str(report.summary())

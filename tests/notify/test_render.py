@@ -113,3 +113,22 @@ def test_cut_respects_limit_at_a_line_boundary() -> None:
     kept = out.splitlines()[:-1]
     assert all(line in body.splitlines() for line in kept)
     assert cut("short", 1000) == "short"
+
+
+def test_revision_diff_is_short_escaped_and_cannot_break_out_of_its_block() -> None:
+    old = "Same opening sentence. Old <b>claim</b> about batteries. " + "Filler text. " * 400
+    new_text = "Same opening sentence. New ``` <script>x</script> claim. " + "Filler text. " * 400
+    item = make_item(1).model_copy(update={"text": new_text})
+    e = Entry(key="k", watchlist="ev", item=item, issue=ISSUE, reasons=[REASON],
+              change="revised", previous_text=old)  # fmt: skip
+    msg = render_alert(e)
+    assert "-Old <b>claim</b> about batteries." in msg.text
+    assert "+New ``` <script>x</script> claim." in msg.text
+    assert "Same opening sentence" not in msg.text.split("What changed")[1]  # only the change
+    assert "Filler" not in msg.text.split("What changed")[1]
+    assert "&lt;script&gt;x&lt;/script&gt;" in msg.html
+    assert "<script>" not in msg.html
+    for body in (msg.markdown, msg.slack):
+        block = body.split("```", 1)[1].split("\n```\n", 1)[0]
+        assert "+New ''' <script>x</script> claim." in block  # a backtick cannot close the fence
+        assert "-Old <b>claim</b> about batteries." in block

@@ -56,3 +56,20 @@ def test_parse_url_over_loopback(fixture_site: str, loopback_config: Path, fixtu
     want = json.loads((fixtures / "html-2025-03-05.expected.json").read_text(encoding="utf-8"))
     assert data["issue"]["url"] == url
     assert untagged(data["items"]) == untagged(want["items"])
+
+
+def test_parse_reads_standard_input(fixtures: Path, repo_root: Path) -> None:
+    text = (fixtures / "text-2021-01.md").read_bytes()
+    config = ["--config-dir", str(repo_root / "config")]
+    result = CliRunner().invoke(app, [*config, "parse", "-"], input=text)
+    assert result.exit_code == 0, result.output
+    want = json.loads((fixtures / "text-2021-01.expected.json").read_text(encoding="utf-8"))
+    assert untagged(json.loads(result.stdout)["items"]) == untagged(want["items"])
+
+
+def test_directory_is_named_as_such(tmp_path: Path, repo_root: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["--config-dir", str(repo_root / "config"), "parse", str(tmp_path)]
+    )
+    assert result.exit_code != 0
+    assert "this is a directory" in str(result.exception)

@@ -77,6 +77,38 @@ def test_wrapped_pdf_lines_join_words() -> None:
     assert _join("digital trans-", "formation of industry") == "digital transformation of industry"
     assert _join("an AI-", "driven chip") == "an AI-driven chip"
     assert _join("carbon", "footprint") == "carbon footprint"
+    assert _join("a low-", "carbon plan") == "a low-carbon plan"
+    assert _join("state-", "owned firms") == "state-owned firms"
+    assert _join("data-", "driven") == "data-driven"
+    assert _join("the develop-", "ment plan") == "the development plan"
+
+
+def test_pdf_line_break_hyphens_follow_the_document() -> None:
+    """A real PDF: the document's own spelling elsewhere decides whether a hyphen at a line end
+    is part of the word ("low-carbon", "cross-sectoral") or a syllable break ("transformation",
+    "lowland")."""
+    import io
+
+    from reportlab.pdfgen.canvas import Canvas
+
+    buf = io.BytesIO()
+    canvas = Canvas(buf)
+    lines = [
+        "MERICS China Industries: low-carbon and cross-sectoral plans; lowland farms.",
+        "The plan backs low-",
+        "carbon steel and cross-",
+        "sectoral pilots on low-",
+        "land farms, with a trans-",
+        "formation fund.",
+    ]
+    for n, line in enumerate(lines):
+        canvas.drawString(72, 760 - 14 * n - (20 if n else 0), line)
+    canvas.save()
+    doc = load_document(buf.getvalue(), "hyphens.pdf")
+    text = doc.text
+    assert doc.title is None  # the producer's placeholder title is not the issue's title
+    assert "The plan backs low-carbon steel and cross-sectoral pilots on lowland farms, " in text
+    assert "with a transformation fund." in text
 
 
 def test_ordered_lists_keep_their_numbers_and_bullets_their_dash() -> None:
@@ -88,3 +120,24 @@ def test_ordered_lists_keep_their_numbers_and_bullets_their_dash() -> None:
     )
     lines = html_to_document(page, "x.html").text.split("\n\n")
     assert lines == ["2. Second story", "3. Third", "- a goal", "after"]
+
+
+@pytest.mark.parametrize(
+    ("meta", "title"),
+    [
+        ("(anonymous)", None),
+        ("Microsoft Word - CI_2025_03.docx", None),
+        ("MERICS China Industries March 2025", "MERICS China Industries March 2025"),
+    ],
+)
+def test_pdf_title_skips_producer_placeholders(meta: str, title: str | None) -> None:
+    import io
+
+    from reportlab.pdfgen.canvas import Canvas
+
+    buf = io.BytesIO()
+    canvas = Canvas(buf)
+    canvas.setTitle(meta)
+    canvas.drawString(72, 760, "MERICS China Industries")
+    canvas.save()
+    assert load_document(buf.getvalue(), "t.pdf").title == title

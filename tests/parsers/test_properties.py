@@ -79,6 +79,9 @@ def test_ids_ignore_whitespace(h: str, s: str, g: str, c: str, n: str, gap: str)
     again = [i.id for i in parse_issue(text_to_document(spaced, "b.txt"), BODIES).items]
     assert ids == again
     assert len(set(ids)) == len(ids) == 2
+    # line breaks inside the headline and the news entry, as in text copied from a PDF
+    wrapped = _issue(h.replace(" ", "\n", 1), s, g, c, n.replace(" ", "\n", 1))
+    assert [i.id for i in parse_issue(text_to_document(wrapped, "c.txt"), BODIES).items] == ids
 
 
 @settings(max_examples=60, deadline=None)

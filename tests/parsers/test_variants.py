@@ -83,3 +83,89 @@ def test_period_years_come_from_the_issue(
 ) -> None:
     data = issue(STORY + "\n" + footer + "\n", bodies)
     assert data["issue"]["period"] == {"start": start.isoformat(), "end": end.isoformat()}
+
+
+def test_day_first_and_range_news_dates(bodies: BodyIndex) -> None:
+    text = (
+        STORY
+        + "\nNOTEWORTHY\n\nPolicy news\n\n- 8 September: The MIIT did one thing (MIIT notice)\n"
+        "- 12th Sept. 2024: The NDRC did another (NDRC notice)\n"
+        "*30 August:* The CAC did a third (CAC notice)\n"
+        "- August 30 – September 2: The MOF did a fourth (MOF notice)\n\n"
+        "MERICS China Industries October 2, 2024 (Reporting period: August 24 – September 22)\n"
+    )
+    news = issue(text, bodies)["items"][1:]
+    assert [(n["date"], n["headline"]) for n in news] == [
+        ("2024-09-08", "The MIIT did one thing"),
+        ("2024-09-12", "The NDRC did another"),
+        ("2024-08-30", "The CAC did a third"),
+        ("2024-08-30", "The MOF did a fourth"),
+    ]
+
+
+def test_long_news_headline_is_its_main_clause_and_keeps_its_id(bodies: BodyIndex) -> None:
+    first = (
+        "The MEE published a draft plan to add the cement, iron and steel industries to the "
+        "national emission trading system"
+    )
+    rest = ", with the first stage running from 2024 to 2026 and the second one starting in 2027"
+    short = "The MIIT named 12 pilot zones, with more to come"
+    text = (
+        STORY + f"\nNOTEWORTHY\n\nPolicy news\n\n- September 9: {first}{rest} (MEE notice)\n"
+        f"- September 10: {short}; they cover SMEs (MIIT notice)\n"
+    )
+    long_item, short_item = issue(text, bodies)["items"][1:]
+    assert long_item["headline"] == first
+    assert rest.strip(", ") in long_item["text"]
+    assert short_item["headline"] == short  # short sentences stay whole
+    # the id hashes the whole first sentence: a later change of the cut never changes ids
+    doc = text_to_document(text.replace(rest, rest + " and beyond"), "case.txt")
+    assert parse_issue(doc, bodies).items[1].id != long_item["id"]
+
+
+def test_headline_wrapped_over_two_lines_stays_the_headline(bodies: BodyIndex) -> None:
+    text = STORY.replace("new rulebook\n", "new\nrulebook for mills\n")
+    top = issue("MERICS Top 5\n\n" + text, bodies)["items"][0]
+    assert top["headline"] == "Steel caps get a new rulebook for mills"
+    assert top["summary"] == "The MIIT capped steel output."
+    # a separate paragraph before "At a glance" is not part of the headline
+    apart = issue(STORY.replace("new rulebook\n", "new rulebook\n\nExhibit 1\n"), bodies)
+    assert apart["items"][0]["headline"] == "Steel caps get a new rulebook"
+
+
+@pytest.mark.parametrize(
+    ("named", "ids"),
+    [
+        ("Ministry of Industry and Information Technology and NDRC", ["MIIT", "NDRC"]),
+        ("MIIT, NDRC and Ministry of Ecology and Environment", ["MIIT", "NDRC", "MEE"]),
+        ("SAMR and three other ministries", ["SAMR", "three other ministries"]),
+        ("Provincial Bureau and City Office", ["Provincial Bureau and City Office"]),
+    ],
+)
+def test_issuing_bodies_split_on_and_only_around_known_names(
+    named: str, ids: list[str], bodies: BodyIndex
+) -> None:
+    text = STORY + f"\nArticle: Rules (Link) Issuing bodies: {named} Date: May 4, 2024\n"
+    assert issue(text, bodies)["items"][0]["policy"]["issuing_bodies"] == ids
+
+
+def test_news_headline_does_not_stop_at_an_abbreviation(bodies: BodyIndex) -> None:
+    text = (
+        STORY + "\nNOTEWORTHY\n\nCorporate news\n\n"
+        "- May 2: China Mobile Co. Ltd. opened a plant. It employs 900 people (Reuters)\n"
+    )
+    news = issue(text, bodies)["items"][1]
+    assert news["headline"] == "China Mobile Co. Ltd. opened a plant"
+
+
+def test_news_entry_that_lost_its_date_is_kept_undated(bodies: BodyIndex) -> None:
+    text = (
+        STORY + "\nNOTEWORTHY\n\nPolicy news\n\n- May 2: The MIIT did one thing (MIIT notice)\n"
+        "The NDRC published a plan for new pilot zones (NDRC notice)\n"
+        "Source: MERICS\n"
+    )
+    news = issue(text, bodies)["items"][1:]
+    assert [(n["headline"], n["date"]) for n in news] == [
+        ("The MIIT did one thing", None),
+        ("The NDRC published a plan for new pilot zones", None),
+    ]

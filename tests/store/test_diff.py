@@ -46,6 +46,10 @@ def test_item_revised_keeps_first_seen_and_previous_hash(store: Store) -> None:
     assert after.previous_hash == before.content_hash == item_hash(old)
     assert after.content_hash == item_hash(new)
     assert after.data["text"] == new.text
+    assert before.previous_data is None
+    assert after.previous_data == before.data  # kept so an alert can show what changed
+    record(store, [new], content_hash="issue-hash-2")  # unchanged: the previous content stays
+    assert _row(store, items, items.c.id, "item-1").previous_data == before.data
 
 
 def test_enrichment_and_moves_are_not_revisions(store: Store) -> None:
