@@ -59,13 +59,8 @@ demo: $(STAMP)
 run: $(STAMP)
 	$(BIN)/policywatch run
 
-# Serves the deployments against PREFECT_API_URL; without one, starts a local Prefect server
-# (SQLite, 127.0.0.1 only: the API has no auth) for as long as `make serve` runs.
+# Serves the deployments against the configured Prefect API (PREFECT_API_URL or the Prefect
+# profile); without one, starts a local Prefect server (SQLite, 127.0.0.1 only: the API has no
+# auth) on PREFECT_PORT for as long as `make serve` runs.
 serve: $(STAMP)
-	@if [ -n "$$PREFECT_API_URL" ]; then exec $(BIN)/policywatch serve; fi; \
-	mkdir -p var; \
-	echo "starting a local Prefect server: UI at http://127.0.0.1:$(PREFECT_PORT) (log: var/prefect-server.log)"; \
-	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) >var/prefect-server.log 2>&1 & \
-	pid=$$!; trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
-	export PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api; \
-	$(BIN)/policywatch serve --wait 120
+	$(BIN)/policywatch serve --local-server $(PREFECT_PORT)

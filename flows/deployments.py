@@ -8,8 +8,17 @@ the serve process's environment or Prefect Secret blocks (``secret:NAME`` in cha
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 
+import httpx
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
@@ -17,6 +26,7 @@ from prefect.schedules import Cron
 from flows.check_updates import check_updates
 from flows.process_issue import process_issue
 from flows.send_test_alert import send_test_alert
+from policywatch.errors import PolicywatchError
 from policywatch.settings import Config
 
 TAGS = ["policywatch"]
@@ -61,21 +71,81 @@ def ui_url() -> str | None:
     return url.removesuffix("/api") if url else None
 
 
-def wait_for_api(seconds: float) -> bool:
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(url.rstrip("/") + "/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for_api(seconds: float, url: str | None = None) -> bool:
     """Poll the API's health endpoint (a server started a moment ago is still migrating)."""
-    import time
-
-    import httpx
-
-    url, deadline = api_url(), time.monotonic() + seconds
+    url, deadline = url or api_url(), time.monotonic() + seconds
     while url and time.monotonic() < deadline:
-        try:
-            if httpx.get(url.rstrip("/") + "/health", timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
+        if healthy(url):
+            return True
         time.sleep(0.5)
     return False
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@contextmanager
+def local_server(port: int, log_path: Path, timeout: float = 120) -> Iterator[str]:
+    """A local ``prefect server start`` (SQLite in PREFECT_HOME, 127.0.0.1 only: the API has no
+    auth) for as long as the block runs; yields its API URL. A Prefect server already answering
+    on the port is used as it is. The server runs in its own session, so a Ctrl-C reaches
+    ``serve`` alone, which pauses its deployments through the still-running server; the server
+    is stopped afterwards."""
+    url = f"http://127.0.0.1:{port}/api"
+    if healthy(url):
+        yield url
+        return
+    if not _port_free(port):
+        raise PolicywatchError(
+            f"port {port} is in use by something that is not a Prefect server",
+            hint="choose another port: make serve PREFECT_PORT=4201",
+        )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ}
+    env.pop("PREFECT_API_URL", None)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [*cmd, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while not healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(encoding="utf-8", errors="replace")[-1500:]
+                raise PolicywatchError(
+                    f"the local Prefect server did not come up on port {port}:\n{tail}",
+                    hint=f"its log: {log_path}",
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, wait, then kill."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def serve_all(config: Config | None = None, *, limit: int | None = None) -> None:

@@ -22,7 +22,7 @@ from pypdf.errors import PdfReadError, PyPdfError
 from parsers.documents import MONTH_RE, SERIES_LABEL
 from parsers.errors import ParseError
 from parsers.records import Document, Link
-from parsers.text import squash
+from parsers.text import join_wrapped, squash, vocabulary
 
 __all__ = ["pdf_to_document"]
 
@@ -87,7 +87,7 @@ def pdf_to_document(data: bytes, source: str) -> Document:
         pages.append(lines)
         page_links.append(_links_on_page(page, lines))
     furniture = _running_lines(pages)
-    vocab = _vocabulary(pages)
+    vocab = vocabulary("\n".join(ln.text for lines in pages for ln in lines))
     blocks: list[str] = []
     links: list[Link] = []
     for lines, found in zip(pages, page_links, strict=True):
@@ -291,7 +291,7 @@ def _paragraphs(
         if prev is None or _starts_block(prev, line, step, text):
             blocks.append(text)
         else:
-            blocks[-1] = _join(blocks[-1], text, vocab)
+            blocks[-1] = join_wrapped(blocks[-1], text, vocab)
         owner.append(len(blocks) - 1)
         prev = line
     return blocks, owner
@@ -306,40 +306,3 @@ def _starts_block(prev: _Line, line: _Line, step: float, text: str) -> bool:
         or bool(_BULLET_START.match(text))
         or bool(_DATED_ENTRY.match(text))
     )
-
-
-# First parts that make compounds rather than split syllables ("low-carbon", "state-owned"),
-# and second parts that only occur in compounds ("data-driven", "large-scale").
-_COMPOUND_HEADS = frozenset(re.findall(r"\w+", """
-    low high long short self cross well non state world large small full mid top end all zero
-    cost market export energy carbon green open city year foreign cutting fast hard medium know
-"""))  # fmt: skip
-_COMPOUND_TAILS = frozenset(re.findall(r"\w+", """
-    driven based owned oriented related level scale term sized funded backed led intensive
-    invested friendly class wide free style like run made making quality end border
-"""))  # fmt: skip
-_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
-
-
-def _vocabulary(pages: list[list[_Line]]) -> frozenset[str]:
-    """The lower-case words and hyphenated compounds the document writes inside a line."""
-    return frozenset(w for lines in pages for ln in lines for w in _WORDS.findall(ln.text.lower()))
-
-
-def _join(head: str, tail: str, vocab: frozenset[str] = frozenset()) -> str:
-    """Join a wrapped line: "trans-" + "formation" loses the hyphen, "AI-" + "driven" and
-    "low-" + "carbon" keep it. The document itself decides first (does it write "low-carbon"
-    or "lowcarbon" elsewhere?), then lists of common compound parts."""
-    if not (head.endswith("-") and tail[:1].islower()):
-        return f"{head} {tail}"
-    word = re.search(r"(?<![\w-])([a-z]{3,})-$", head)
-    if not word:
-        return head + tail
-    first = word.group(1)
-    second = re.match(r"[a-z]+", tail)
-    rest = second.group(0) if second else ""
-    if f"{first}-{rest}" in vocab or (
-        f"{first}{rest}" not in vocab and (first in _COMPOUND_HEADS or rest in _COMPOUND_TAILS)
-    ):
-        return head + tail
-    return head[:-1] + tail

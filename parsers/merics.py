@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import reduce
 
 from parsers.bodies import BodyIndex
 from parsers.documents import parse_date
@@ -37,7 +38,7 @@ from parsers.merics_lines import (
     split_inline_fields,
 )
 from parsers.records import Document, Issue, IssueMeta, Link, Period, Policy, PolicyItem
-from parsers.text import fingerprint, squash
+from parsers.text import fingerprint, join_wrapped, squash, vocabulary
 
 __all__ = ["parse_issue"]
 
@@ -87,8 +88,9 @@ def parse_issue(doc: Document, bodies: BodyIndex, *, url: str | None = None) -> 
             hint="for a ministry notice pass --site SITE; a saved issue needs its full text",
         )
     meta = _meta(doc, walk, url)
-    items = _top_items(walk.stories, bodies, meta.period, meta.published)
-    items += _news_items(walk.entries, meta.period, meta.published, start=len(items))
+    vocab = vocabulary(doc.text)
+    items = _top_items(walk.stories, bodies, meta.period, meta.published, vocab)
+    items += _news_items(walk.entries, meta.period, meta.published, vocab)
     _assign_links(items, doc.links)
     return Issue(issue=meta, items=_unique_ids(items))
 
@@ -133,7 +135,7 @@ def _step(walk: _Walk, lines: list[Line | None], i: int, line: Line, name: str |
         story.headline, walk.head_end = f"{story.headline} {line.text}", i
     elif walk.section == "top" and walk.stories:
         if footer(line.text)[1] is None:
-            walk.stories[-1].lines.append(line)
+            walk.stories[-1].lines.append(replace(line, cont=lines[i - 1] is not None))
     elif walk.section in ("policy_news", "corporate_news"):
         _news_line(walk, line)
     elif walk.section == "end" and walk.in_authors:
@@ -235,9 +237,15 @@ def _top_date(text: str) -> dt.date | None:
 
 
 def _top_items(
-    stories: list[_Story], bodies: BodyIndex, period: Period | None, published: dt.date | None
+    stories: list[_Story],
+    bodies: BodyIndex,
+    period: Period | None,
+    published: dt.date | None,
+    vocab: frozenset[str],
 ) -> list[PolicyItem]:
-    return [_story_item(s, pos, bodies, period, published) for pos, s in enumerate(stories, 1)]
+    return [
+        _story_item(s, pos, bodies, period, published, vocab) for pos, s in enumerate(stories, 1)
+    ]
 
 
 @dataclass
@@ -250,7 +258,7 @@ class _Fields:
     date: list[str] = field(default_factory=list)
 
 
-def _story_fields(lines: list[Line]) -> _Fields:
+def _story_fields(lines: list[Line], vocab: frozenset[str] = frozenset()) -> _Fields:
     out = _Fields()
     current = "glance"
     for line in lines:
@@ -258,23 +266,35 @@ def _story_fields(lines: list[Line]) -> _Fields:
         text = line.text
         if labelled:
             current, text = labelled
+        wrapped = line.cont and not labelled and not line.bullet and numbered(line) is None
         if current in ("document", "bodies", "date"):
             current = _document_line(out, current, text)
         elif current == "glance":
-            _glance_line(out, text, line.bullet and not labelled)
+            _glance_line(out, line, text, labelled is not None, vocab)
+        elif wrapped and out.comment:
+            out.comment[-1] = join_wrapped(out.comment[-1], text, vocab)
         elif text:
             out.comment.append(text)
     return out
 
 
-def _glance_line(out: _Fields, text: str, bullet: bool) -> None:
+def _glance_line(
+    out: _Fields, line: Line, text: str, labelled: bool, vocab: frozenset[str]
+) -> None:
+    """Summary paragraphs, then goals; a hard-wrapped line continues its paragraph or goal."""
     if not text:
         return
-    if bullet or out.goals:
-        if not bullet and text[:1].islower() and out.goals:
-            out.goals[-1] = f"{out.goals[-1]} {text}"
+    bullet = line.bullet and not labelled
+    if out.goals:
+        continues = text[:1].islower() and (not bullet or (line.cont and line.indent_only))
+        if continues:
+            out.goals[-1] = join_wrapped(out.goals[-1], text, vocab)
         else:
             out.goals.append(text)
+    elif bullet:
+        out.goals.append(text)
+    elif line.cont and not labelled and out.summary and numbered(line) is None:
+        out.summary[-1] = join_wrapped(out.summary[-1], text, vocab)
     else:
         out.summary.append(text)
 
@@ -288,9 +308,14 @@ def _document_line(out: _Fields, current: str, text: str) -> str:
 
 
 def _story_item(
-    story: _Story, pos: int, bodies: BodyIndex, period: Period | None, published: dt.date | None
+    story: _Story,
+    pos: int,
+    bodies: BodyIndex,
+    period: Period | None,
+    published: dt.date | None,
+    vocab: frozenset[str],
 ) -> PolicyItem:
-    f = _story_fields(story.lines)
+    f = _story_fields(story.lines, vocab)
     policy = _policy(f, bodies, period, published)
     text = "\n".join([story.headline, *(_text_of(ln) for ln in story.lines)])
     return PolicyItem(
@@ -408,12 +433,14 @@ def _field_date(text: str, period: Period | None, published: dt.date | None) -> 
 
 
 def _news_items(
-    entries: list[_Entry], period: Period | None, published: dt.date | None, *, start: int
+    entries: list[_Entry], period: Period | None, published: dt.date | None, vocab: frozenset[str]
 ) -> list[PolicyItem]:
     items: list[PolicyItem] = []
     positions: dict[str, int] = {}
     for entry in entries:
-        text = squash(" ".join(ln.text for ln in entry.lines))
+        text = squash(
+            reduce(lambda a, b: join_wrapped(a, b, vocab), (ln.text for ln in entry.lines))
+        )
         nd = news_date(text)
         date = None
         if nd:

@@ -96,6 +96,12 @@ class Line:
     text: str
     bullet: bool
     raw: str
+    cont: bool = False  # follows the previous line with no blank line between (hard wrap)
+
+    @property
+    def indent_only(self) -> bool:
+        """A "bullet" that is only leading whitespace, no glyph."""
+        return self.bullet and self.raw.strip()[:1] == self.text[:1]
 
 
 def key(text: str) -> str:
@@ -130,9 +136,11 @@ def is_toc_entry(raw: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def heading(text: str) -> str | None:
-    """Which standing heading a short line is, tolerant of split words ("Poli cy news")."""
+    """Which standing heading a short line is, tolerant of split words ("Poli cy news").
+    Headings start with a capital: a lower-case line is a wrapped sentence, not a heading."""
     k = key(text).rstrip(":")
-    if not k or len(k) > 28:
+    first = next((c for c in text if c.isalpha()), "")
+    if not k or len(k) > 28 or first.islower():
         return None
     for name, keys in HEADINGS.items():
         if k in keys:

@@ -51,3 +51,43 @@ MONTHS = {
 def month_number(name: str) -> int | None:
     """1-12 for an English month name or abbreviation ("Sept.", "september"), else None."""
     return MONTHS.get(name.lower().rstrip("."))
+
+
+# First parts that make compounds rather than split syllables ("low-carbon", "state-owned"),
+# and second parts that only occur in compounds ("data-driven", "large-scale").
+_COMPOUND_HEADS = frozenset(re.findall(r"\w+", """
+    low high long short self cross well non state world large small full mid top end all zero
+    cost market export energy carbon green open city year foreign cutting fast hard medium know
+"""))  # fmt: skip
+_COMPOUND_TAILS = frozenset(re.findall(r"\w+", """
+    driven based owned oriented related level scale term sized funded backed led intensive
+    invested friendly class wide free style like run made making quality end border
+"""))  # fmt: skip
+_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
+def vocabulary(text: str) -> frozenset[str]:
+    """The lower-case words and hyphenated compounds ``text`` writes inside its lines."""
+    return frozenset(_WORDS.findall(text.lower()))
+
+
+def join_wrapped(head: str, tail: str, vocab: frozenset[str] = frozenset()) -> str:
+    """Join a line that wraps onto the next: "trans-" + "formation" loses the hyphen, "AI-" +
+    "driven" and "low-" + "carbon" keep it. The document decides first (does it write
+    "low-carbon" or "lowcarbon" elsewhere?), then lists of common compound parts."""
+    head, tail = head.rstrip(), tail.lstrip()
+    if not head or not tail:
+        return head or tail
+    if not (head.endswith("-") and tail[:1].islower()):
+        return f"{head} {tail}"
+    word = re.search(r"(?<![\w-])([a-z]{3,})-$", head)
+    if not word:
+        return head + tail
+    first = word.group(1)
+    second = re.match(r"[a-z]+", tail)
+    rest = second.group(0) if second else ""
+    if f"{first}-{rest}" in vocab or (
+        f"{first}{rest}" not in vocab and (first in _COMPOUND_HEADS or rest in _COMPOUND_TAILS)
+    ):
+        return head + tail
+    return head[:-1] + tail

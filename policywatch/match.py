@@ -144,8 +144,8 @@ class _Scanner:
         if not text or not self._postings:
             return
         display = normalize(text)
-        octets = _octets(_lower(display))
-        ascii_text = len(octets) == len(display)
+        ascii_text = display.isascii()
+        octets = _lower(display) if ascii_text else _octets(_lower(display))
         size = len(octets)
         for end, term in self._automaton.iter(octets):
             start = end + 1 - term.length
@@ -300,8 +300,14 @@ class _Inside:
         """
         found = _lower(hit.found)
         left, right = _is_word(found[0]), _is_word(found[-1])
-        plain = found.isascii() and " " not in found
+        ascii_found = found.isascii()
+        plain = ascii_found and " " not in found
         for index, (name, raw) in enumerate(self._fields):
+            if raw.isascii():
+                if not ascii_found:
+                    continue  # an ASCII field stays ASCII when normalised
+                if not plain and not all(p in self._value(index, True) for p in found.split()):
+                    continue  # a word of the term is missing: no need to normalise the field
             value = self._value(index, plain and raw.isascii())
             at = value.find(found)
             while at >= 0:

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -158,26 +159,67 @@ def serve(
         int | None, typer.Option(help="At most this many flow runs at once (default: no limit).")
     ] = None,
     wait: Annotated[
-        float, typer.Option(help="Seconds to wait for the Prefect API to come up (make serve).")
+        float, typer.Option(help="Seconds to wait for the Prefect API to come up.")
     ] = 0,
+    local_server: Annotated[
+        int | None,
+        typer.Option(
+            "--local-server",
+            metavar="PORT",
+            help="No Prefect API configured: start a local Prefect server on this port "
+            "(127.0.0.1) for as long as serve runs (make serve).",
+        ),
+    ] = None,
 ) -> None:
     """Serve check-updates, process-issue and send-test-alert as deployments (Prefect UI)."""
     os.environ.setdefault("POLICYWATCH_CONFIG_DIR", str(get_config().dir))
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from flows.deployments import api_url, serve_all, ui_url, wait_for_api
+    from flows.deployments import api_url
 
-    if not api_url():
+    if api_url():
+        _serve(limit, wait)
+        return
+    if local_server is None:
         err_console.print(
             "[yellow]PREFECT_API_URL is not set:[/] the deployments would live in a temporary "
-            "server. Start one with `make serve` or `prefect server start` and export "
-            "PREFECT_API_URL=http://127.0.0.1:4200/api."
+            "server. Run `make serve` (starts a local server), or start one with "
+            "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api."
         )
         raise typer.Exit(2)
+    _serve_with_local_server(local_server, limit)
+
+
+def _serve(limit: int | None, wait: float) -> None:
+    from flows.deployments import api_url, serve_all, ui_url, wait_for_api
+
     if wait and not wait_for_api(wait):
         err_console.print(f"[red]the Prefect API at {api_url()} did not answer within {wait}s[/]")
         raise typer.Exit(2)
     console.print(f"Prefect UI: [bold]{ui_url()}[/] (Deployments → policywatch)")
-    serve_all(get_config(), limit=limit)
+    try:
+        serve_all(get_config(), limit=limit)
+    except KeyboardInterrupt:
+        err_console.print("stopped")
+
+
+def _serve_with_local_server(port: int, limit: int | None) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.deployments import local_server
+
+    log_path = get_config().root / "var" / "prefect-server.log"
+    console.print(f"starting a local Prefect server on 127.0.0.1:{port} (log: {log_path})")
+    # Ctrl-C and SIGTERM alike end serve first, then the server (see local_server).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with local_server(port, log_path) as url:
+            os.environ["PREFECT_API_URL"] = url  # the flow-run subprocesses inherit it
+            with temporary_settings(updates={PREFECT_API_URL: url}):
+                _serve(limit, 0)
+    except PolicywatchError as exc:
+        raise fail(exc) from None
+    except KeyboardInterrupt:
+        err_console.print("stopped")
 
 
 @app.command("demo")

@@ -220,3 +220,17 @@ def test_notice_links_keeps_allowed_hosts_canonical_and_unique() -> None:
         "https://www.miit.gov.cn/zwgk/art/2024/art_1.html",
         "https://www.gov.cn/zhengce/content/202409/content_1.htm",
     ]
+
+
+async def test_a_linked_office_file_is_an_error_naming_its_type(
+    http_settings: HttpSettings, bodies: BodyIndex
+) -> None:
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    with LoopbackServer() as server:
+        server.routes["/P020240904.docx"] = lambda req: Reply(
+            200, {"Content-Type": docx}, b"PK\x03\x04" + bytes(range(256)) * 8
+        )
+        async with PoliteClient(http_settings) as client:
+            notice = await fetch_notice(client, server.url("/P020240904.docx"), bodies)
+    assert notice.status == "error"
+    assert notice.error == f"not a web page or PDF ({docx}); open the file itself"

@@ -76,7 +76,9 @@ def hook() -> Iterator[Hook]:
     h = Hook()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(h))
     h.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield h
     server.shutdown()

@@ -72,7 +72,7 @@ def test_pdf_extraction_damage_is_undone() -> None:
 
 
 def test_wrapped_pdf_lines_join_words() -> None:
-    from parsers.documents_pdf import _join
+    from parsers.text import join_wrapped as _join
 
     assert _join("digital trans-", "formation of industry") == "digital transformation of industry"
     assert _join("an AI-", "driven chip") == "an AI-driven chip"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from parsers.bodies import BodyIndex
@@ -72,6 +72,7 @@ def _issue(h: str, s: str, g: str, c: str, n: str) -> str:
 
 @settings(max_examples=60, deadline=None)
 @given(sentence, sentence, sentence, sentence, sentence, st.sampled_from([" ", "  ", "\t"]))
+@example("Word mericsto", "Word a", "Word a", "Word a", "Word a", " ")  # near "MERICS Top 5"
 def test_ids_ignore_whitespace(h: str, s: str, g: str, c: str, n: str, gap: str) -> None:
     text = _issue(h, s, g, c, n)
     spaced = re.sub(r"(?<=\w) (?=\w)", gap, text).replace("\n\n", "\n\n\n")

@@ -169,3 +169,28 @@ def test_news_entry_that_lost_its_date_is_kept_undated(bodies: BodyIndex) -> Non
         ("The MIIT did one thing", None),
         ("The NDRC published a plan for new pilot zones", None),
     ]
+
+
+def test_hard_wrapped_text_copy_keeps_paragraphs_and_words(bodies: BodyIndex) -> None:
+    """Text copied from a PDF viewer or a plain-text mail: every paragraph wrapped at a fixed
+    width, words split with a hyphen, goals continued on an indented line."""
+    text = (
+        "1. Steel rules\n\nAt a glance: The MIIT issued a notice on the trans-\n"
+        "formation of steel and its low-\ncarbon future. It said:\n"
+        "- cut output by\n  five percent\n- raise quality\n\n"
+        "MERICS comment: Quotas are back. They\nwere gone for years.\n\nA second paragraph.\n"
+        "1. a sidebar entry\n2. another\n\n"
+        "NOTEWORTHY\n\nPolicy news\n\n- May 2: The NDRC backed cross-\nborder data flows and\n"
+        "state-owned firms (NDRC notice)\n"
+    )
+    top, news = issue(text, bodies)["items"]
+    assert top["summary"] == (
+        "The MIIT issued a notice on the transformation of steel and its low-carbon future. "
+        "It said:"
+    )
+    assert top["goals"] == ["cut output by five percent", "raise quality"]
+    assert top["comment"] == (
+        "Quotas are back. They were gone for years.\n\nA second paragraph.\n\n"
+        "1. a sidebar entry\n\n2. another"
+    )
+    assert news["headline"] == "The NDRC backed cross-border data flows and state-owned firms"
