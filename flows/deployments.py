@@ -90,6 +90,7 @@ def wait_for_api(seconds: float, url: str | None = None) -> bool:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -37,12 +37,13 @@ def _is_html(result: FetchResult) -> bool:
 
 
 # Content types a notice can be read from; anything else (a linked .docx, a zip) is reported.
-_READABLE_TYPES = ("html", "xml", "text/plain", "pdf", "octet-stream")
+_READABLE_TYPES = frozenset({"text/plain", "application/pdf", "application/octet-stream"})
 
 
 def _parse(result: FetchResult, site: str | None, bodies: BodyIndex) -> Notice:
     kind = (result.content_type or "").split(";")[0].strip().lower()
-    if kind and not is_pdf(result.content) and not any(t in kind for t in _READABLE_TYPES):
+    readable = kind in _READABLE_TYPES or kind.endswith(("html", "/xml", "+xml"))
+    if kind and not readable and not is_pdf(result.content):
         reason = f"not a web page or PDF ({kind}); open the file itself"
         return error_notice(result.url, _site(result.url, site), reason)
     try:
