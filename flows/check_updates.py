@@ -291,14 +291,18 @@ async def retry_notices(
             summary.count_enqueued(fresh, result.alerts_enqueued)
 
 
+def _counts(counts: dict[str, int], empty: str) -> str:
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or empty
+
+
 def _log_stages(summary: p.RunSummary) -> None:
     log = get_run_logger()
     issues, notices = summary.issue_counts(), summary.notice_counts()
-    log.info("fetch+parse: %s", dict(issues) or "no issues")
-    log.info("notices: %d fetched, %s", len(summary.notices), dict(notices) or "none")
+    log.info("fetch+parse: %s", _counts(dict(issues), "no new issues"))
+    log.info("notices: %d fetched (%s)", len(summary.notices), _counts(dict(notices), "none"))
     changes: dict[str, int] = {}
     for item in summary.items:
         changes[item.change] = changes.get(item.change, 0) + 1
-    log.info("diff: %s", changes or "no new or revised items")
+    log.info("diff: %s", _counts(changes, "no new or revised items"))
     log.info("match: %d match(es)", len(summary.matches))
     log.info("record: %d alert(s) enqueued", sum(summary.enqueued.values()))

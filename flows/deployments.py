@@ -88,6 +88,11 @@ def wait_for_api(seconds: float, url: str | None = None) -> bool:
     return False
 
 
+def server_env(port: int) -> dict[str, str]:
+    """Host and port as settings too: the UI derives its API URL from them, not from --port."""
+    return {"PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port)}
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
@@ -116,7 +121,7 @@ def local_server(port: int, log_path: Path, timeout: float = 120) -> Iterator[st
         )
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ}
+    env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ, **server_env(port)}
     env.pop("PREFECT_API_URL", None)
     with log_path.open("ab") as log:
         proc = subprocess.Popen(

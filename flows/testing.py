@@ -49,7 +49,9 @@ class PrefectServer:
         self.users = 0
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, **SERVER_ENV, "PREFECT_HOME": str(self.home)}
+        # Host and port as settings too: the UI derives its API URL from them, not from --port.
+        where = {"PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(self.port)}
+        return {**os.environ, **SERVER_ENV, **where, "PREFECT_HOME": str(self.home)}
 
     def start(self) -> PrefectServer:
         cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]

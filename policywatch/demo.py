@@ -206,8 +206,8 @@ def run_demo(runner: Runner, console: Console) -> dict[str, int]:
             if act == 3:
                 world.add_update()
             world.mail.clear()
-            summary = runner()
             console.rule(title)
+            summary = runner()
             print_alerts(console, world.messages())
             console.print(summary_table(summary, f"run {act} summary"))
             counts[f"run{act}"] = len(world.messages())

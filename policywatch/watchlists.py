@@ -134,11 +134,50 @@ def read_watchlists(
 ) -> list[Watchlist]:
     """Validate one watchlists file; ``channels=None`` means channels.yaml is missing."""
     doc = load_yaml(path)
-    data = validate(doc, WatchlistsFile)
+    try:
+        data = validate(doc, WatchlistsFile)
+    except ConfigError as exc:
+        # report the references of the entries that could be read too: all problems at once
+        more = _problems(doc, _readable(doc.data), taxonomy, bodies, channels)
+        if not more:
+            raise
+        errors = sorted([*str(exc).splitlines(), *more], key=lambda line: _line_of(doc, line))
+        raise ConfigError("\n".join(errors), hint=exc.hint) from None
     errors = _problems(doc, data.watchlists, taxonomy, bodies, channels)
     if errors:
         raise ConfigError("\n".join(errors), hint=f"fix {path} and run `policywatch check-config`")
     return data.watchlists
+
+
+def _readable(data: object) -> list[Watchlist]:
+    """The entries of an invalid file as far as their names and references can be read."""
+    entries = data.get("watchlists") if isinstance(data, dict) else None
+    out: list[Watchlist] = []
+    for entry in entries if isinstance(entries, list) else []:
+        raw = entry if isinstance(entry, dict) else {}
+        name = raw.get("name")
+
+        def strings(key: str, raw: dict[Any, Any] = raw) -> list[str]:
+            value = raw.get(key)
+            items = value if isinstance(value, list) else []
+            return [v for v in items if isinstance(v, str) and v.strip()]
+
+        out.append(
+            Watchlist.model_construct(
+                name=name if isinstance(name, str) else "",
+                sectors=strings("sectors"),
+                companies=strings("companies"),
+                bodies=strings("bodies"),
+                channels=strings("channels"),
+            )
+        )
+    return out
+
+
+def _line_of(doc: YamlDoc, message: str) -> int:
+    """The line number a ``file:line: ...`` message starts with (0 when it has none)."""
+    head = message.removeprefix(f"{doc.path}:").split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 def _problems(
@@ -151,7 +190,7 @@ def _problems(
     out: list[str] = []
     first: dict[str, int] = {}
     for i, wl in enumerate(watchlists):
-        if wl.name in first:
+        if wl.name and wl.name in first:
             line = doc.line(("watchlists", first[wl.name]))
             out.append(
                 f"{doc.where(('watchlists', i, 'name'))}: watchlists[{i}].name: duplicate "

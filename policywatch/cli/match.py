@@ -54,13 +54,45 @@ def explain(reason: Reason) -> str:
 
 
 def _match_rows(
-    issue: Issue, matcher: Matcher, taxonomy: Taxonomy
+    issue: Issue,
+    matcher: Matcher,
+    taxonomy: Taxonomy,
+    cited: dict[str, list[Notice]] | None = None,
 ) -> list[tuple[PolicyItem, list[Match]]]:
-    return [(tag_item(item, taxonomy), matcher.match(item)) for item in issue.items]
+    rows = []
+    for item in issue.items:
+        notices = (cited or {}).get(item.id, [])
+        rows.append((tag_item(item, taxonomy, notices), matcher.match(item, notices)))
+    return rows
+
+
+def fetch_cited(issue: Issue, config: Config) -> dict[str, list[Notice]]:
+    """The notices each item links to on allow-listed hosts, fetched once each, concurrently.
+
+    A notice that cannot be read comes back with its status (``not_found``, ``blocked``, ...)
+    and an empty body, as in a run: it is listed, it just fires nothing.
+    """
+    import asyncio
+
+    from policywatch.notices import fetch_notices, notice_links
+    from policywatch.pipeline import make_client
+
+    async def fetch() -> dict[str, list[Notice]]:
+        async with make_client(config.app.http) as client:
+            links = {item.id: notice_links(item, client.is_allowed) for item in issue.items}
+            urls = list(dict.fromkeys(url for urls in links.values() for url in urls))
+            notices = await fetch_notices(client, urls, config.bodies) if urls else []
+        by_url = {n.url: n for n in notices}
+        return {key: [by_url[u] for u in urls if u in by_url] for key, urls in links.items()}
+
+    return asyncio.run(fetch())
 
 
 def _json(
-    issue: Issue, rows: list[tuple[PolicyItem, list[Match]]], lists: dict[str, Watchlist]
+    issue: Issue,
+    rows: list[tuple[PolicyItem, list[Match]]],
+    lists: dict[str, Watchlist],
+    cited: dict[str, list[Notice]] | None = None,
 ) -> str:
     items = [
         {
@@ -70,6 +102,11 @@ def _json(
             "headline": item.headline,
             "sectors": item.sectors,
             "companies": item.companies,
+            **(
+                {"notices": [_notice_row(n) for n in cited.get(item.id, [])]}
+                if cited is not None
+                else {}
+            ),
             "matches": [
                 {
                     "watchlist": m.watchlist,
@@ -84,6 +121,15 @@ def _json(
     ]
     out = {"issue": issue.issue.model_dump(mode="json"), "items": items}
     return json.dumps(out, ensure_ascii=False, indent=2)
+
+
+def _notice_row(notice: Notice) -> dict[str, Any]:
+    return {
+        "url": notice.url,
+        "status": notice.status,
+        "title": notice.title,
+        "issuing_body": notice.issuing_body,
+    }
 
 
 def _table(issue: Issue, rows: list[tuple[PolicyItem, list[Match]]]) -> Table:
@@ -192,6 +238,13 @@ def match(
         dt.datetime | None,
         typer.Option("--since", formats=["%Y-%m-%d"], help="Backtest items dated from this day."),
     ] = None,
+    with_notices: Annotated[
+        bool,
+        typer.Option(
+            "--notices",
+            help="Also fetch the ministry notices the items link to and match their text.",
+        ),
+    ] = False,
 ) -> None:
     """Show which items match which watchlists and why (or --backtest the stored history)."""
     config = get_config()
@@ -205,9 +258,10 @@ def match(
             hint="policywatch match samples/issue.html, or policywatch match --backtest",
         )
     issue = read_issue(target)
-    rows = _match_rows(issue, matcher, taxonomy)
+    cited = fetch_cited(issue, config) if with_notices else None
+    rows = _match_rows(issue, matcher, taxonomy, cited)
     if fmt is Format.json:
         lists = {wl.name: wl for wl in matcher.watchlists}
-        typer.echo(_json(issue, rows, lists))
+        typer.echo(_json(issue, rows, lists, cited))
     else:
         console.print(_table(issue, rows))

@@ -126,3 +126,5 @@ def test_the_ui_is_served_and_other_deployments_exist(
     )
     assert page.status_code == 200
     assert "<title>Prefect Server</title>" in page.text
+    ui_settings = httpx.get(prefect_server.ui + "/ui-settings", timeout=10).json()
+    assert ui_settings["api_url"] == prefect_server.api  # the UI calls this server's API

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from match_helpers import notice
@@ -171,3 +172,48 @@ def test_check_config_never_prints_the_state_password(
     assert result.exit_code == 0, result.output
     assert "s3cret" not in result.output
     assert "pw:***@db.internal" in result.stdout
+
+
+def test_match_with_notices_fetches_the_cited_notices_and_matches_their_text(
+    config_copy: Path, tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The polysilicon item cites a Chinese MIIT notice that speaks of 碳足迹 (carbon
+    footprint): the English carbon sector watchlist fires on it only with --notices."""
+    from policywatch.devtools.loopback import LoopbackServer
+    from policywatch.pipeline import HOST_MAP_ENV
+
+    site = repo_root / "samples" / "site"
+    brief = site / "merics.org/en/merics-briefs"
+    brief /= "battery-passports-industrial-robots-rare-earth-tracing.html"
+    lists = tmp_path / "carbon.yaml"
+    lists.write_text("watchlists:\n  - name: carbon\n    sectors: [carbon-emissions]\n", "utf-8")
+    args = ("match", str(brief), "--watchlists", str(lists), "-f", "json")
+    polysilicon = "The MIIT asked provinces to report idle capacity"
+
+    def items(result: Result) -> dict[str, dict[str, Any]]:
+        assert result.exit_code == 0, result.output
+        found = {it["headline"]: it for it in json.loads(result.stdout)["items"]}
+        return {h: it for h, it in found.items() if h.startswith(polysilicon)}
+
+    with LoopbackServer(site) as server:
+        monkeypatch.setenv(HOST_MAP_ENV, server.base)
+        (plain,) = items(run(config_copy, *args)).values()
+        assert not server.counts  # nothing fetched without --notices
+        (cited,) = items(run(config_copy, *args, "--notices")).values()
+        notice = "/www.miit.gov.cn/zwgk/zcwj/wjfb/tz/art/2026/"
+        notice += "art_3b1f0c2a9d8e4f6a8c7b5e4d3a2f1e0d.html"
+        assert server.counts[notice] == 1  # cited by two items, fetched once
+    assert plain["matches"] == []
+    assert "carbon-emissions" not in plain["sectors"]
+    assert "notices" not in plain
+    assert [n["status"] for n in cited["notices"]] == ["ok"]
+    assert "carbon-emissions" in cited["sectors"]  # the notice's text tags the item too
+    (match,) = cited["matches"]
+    reason = match["reasons"][0]
+    assert (reason["facet"], reason["term"], reason["field"]) == (
+        "sector",
+        "carbon-emissions",
+        "notice.body_text",
+    )
+    assert reason["found"] == "碳足迹"
+    assert "碳足迹" in reason["snippet"]

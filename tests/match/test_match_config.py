@@ -70,12 +70,18 @@ def test_watchlist_errors_all_at_once_with_lines_and_suggestions(
         load_watchlists(Config(config_copy), taxonomy=taxonomy)
     lines = errors_of(exc)
     path = config_copy / "watchlists.yaml"
-    joined = "\n".join(lines)
-    # schema errors come first (the references are checked once the schema is right)
-    assert f"{path}:8: watchlists[1].bodys: unknown key (did you mean 'bodies'?)" in joined
-    assert "allowed: bodies, channels, companies, description, exclude, keywords" in joined
-    assert f"{path}:11: watchlists[2].mode:" in joined
-    assert len(lines) == 2
+    # schema errors and the references of the readable entries together, in line order
+    assert [line.split(": ")[0] for line in lines] == [
+        f"{path}:{n}" for n in (3, 4, 5, 6, 8, 10, 11)
+    ]
+    assert lines[4].startswith(
+        f"{path}:8: watchlists[1].bodys: unknown key (did you mean 'bodies'?)"
+    )
+    assert "allowed: bodies, channels, companies, description, exclude, keywords" in lines[4]
+    assert lines[6].startswith(f"{path}:11: watchlists[2].mode:")
+    assert lines[1].endswith("unknown company 'Tesler' (did you mean 'Tesla'?)")
+    assert lines[3].endswith("duplicate watchlist name 'ev' (first on line 2)")
+    assert lines[5].endswith("unknown body 'MITT' (did you mean 'MIIT'?)")
 
 
 def test_reference_errors_name_line_and_closest_name(config_copy: Path, taxonomy: Taxonomy) -> None:
