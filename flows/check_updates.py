@@ -138,7 +138,14 @@ async def process_candidate(
     if fetched is None:
         summary.issues.append(p.IssueOutcome(where, candidate.source, "ignored", candidate.title))
         return True
-    await handle_issue(rt, client, fetched, summary, dry_run=dry_run, force=force)
+    mark = summary.checkpoint()
+    try:
+        await handle_issue(rt, client, fetched, summary, dry_run=dry_run, force=force)
+    except Exception as exc:  # this issue only: listed as failed, retried next run
+        if p.state_unusable(exc):
+            raise
+        summary.rollback(mark)
+        return _failed(summary, candidate, f"{type(exc).__name__}: {exc}")
     return True
 
 

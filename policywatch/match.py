@@ -337,17 +337,31 @@ class _Compiled:
     exclude: tuple[int, ...]
     sections: frozenset[str]
 
-    def reasons(self, found: list[int], hits: dict[int, Hit]) -> list[Reason] | None:
-        """The reasons this watchlist fires for its features ``found``, or None if it does not."""
+    def reasons(
+        self, found: list[int], hits: dict[int, Hit], made: dict[tuple[str, int], Reason]
+    ) -> list[Reason] | None:
+        """The reasons this watchlist fires for its features ``found``, or None if it does not.
+
+        ``made`` holds the reasons already built for this item: watchlists that share a sector
+        or a company share the Reason (built once; reasons are read-only downstream).
+        """
         if self.exclude and any(fid in hits for fid in self.exclude):
             return None
-        rows = sorted((row, fid) for fid in found for row in self.entries[fid])
+        rows = [(row, fid) for fid in found for row in self.entries[fid]]
+        if len(rows) > 1:
+            rows.sort()
         if (
             self.watchlist.require_all
             and len({facet for (_, facet, _), _ in rows}) < self.facet_count
         ):
             return None
-        return [_reason(facet, entry, hits[fid]) for (_, facet, entry), fid in rows] or None
+        out: list[Reason] = []
+        for (_, facet, entry), fid in rows:
+            reason = made.get((entry, fid))
+            if reason is None or reason.facet != facet:
+                reason = made[(entry, fid)] = _reason(facet, entry, hits[fid])
+            out.append(reason)
+        return out or None
 
 
 def _reason(facet: Facet, entry: str, hit: Hit) -> Reason:
@@ -396,11 +410,12 @@ class Matcher:
             for index in self._by_feature.get(fid, ()):
                 found.setdefault(index, []).append(fid)
         out: list[Match] = []
+        made: dict[tuple[str, int], Reason] = {}
         for index in sorted(found):
             compiled = self._compiled[index]
             if item.section not in compiled.sections:
                 continue
-            reasons = compiled.reasons(found[index], hits)
+            reasons = compiled.reasons(found[index], hits, made)
             if reasons:
                 name = compiled.watchlist.name
                 out.append(Match(watchlist=name, item_id=item.id, reasons=reasons))

@@ -224,6 +224,11 @@ def check_reachable(outcomes: Sequence[SourceOutcome]) -> None:
         )
 
 
+def state_unusable(exc: BaseException) -> bool:
+    """An error that no other issue would escape either: the state database is gone or broken."""
+    return isinstance(exc, StateError | sa.exc.OperationalError | sa.exc.InterfaceError)
+
+
 def issue_hash(issue: Issue) -> str:
     data = issue.model_dump(mode="json", exclude={"issue": {"url"}})
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)

@@ -88,6 +88,15 @@ class RunSummary:
     failed: Counter[str] = field(default_factory=Counter)
     delivery_errors: list[str] = field(default_factory=list)
 
+    def checkpoint(self) -> tuple[int, int, int]:
+        """Where the issue, item and match lists end now (see :meth:`rollback`)."""
+        return len(self.issues), len(self.items), len(self.matches)
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        """Forget the issue, items and matches added since ``mark`` (their issue failed and
+        nothing of it was recorded); fetched notices stay listed."""
+        del self.issues[mark[0] :], self.items[mark[1] :], self.matches[mark[2] :]
+
     def issue_counts(self) -> Counter[str]:
         return Counter(i.status for i in self.issues)
 

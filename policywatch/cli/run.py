@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -84,8 +85,10 @@ def _quiet_console(verbose: bool) -> Iterator[None]:
 
 
 def _starting() -> str:
-    if os.environ.get("PREFECT_API_URL"):
-        return f"connecting to the Prefect API at {os.environ['PREFECT_API_URL']}…"
+    from flows.deployments import api_url
+
+    if url := api_url():
+        return f"connecting to the Prefect API at {url}…"
     return "starting Prefect's temporary local API (about 20 s the first time)…"
 
 
@@ -200,6 +203,13 @@ def _serve(limit: int | None, wait: float) -> None:
         serve_all(get_config(), limit=limit)
     except KeyboardInterrupt:
         err_console.print("stopped")
+    except httpx.HTTPError as exc:  # Prefect's client raises httpx errors (and subclasses)
+        raise fail(
+            PolicywatchError(
+                f"the Prefect API at {api_url()} failed: {type(exc).__name__}: {exc}",
+                hint="start a server (make serve) or fix PREFECT_API_URL",
+            )
+        ) from None
 
 
 def _serve_with_local_server(port: int, limit: int | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -46,3 +47,20 @@ def test_run_prints_stages_and_summary_and_fails_clearly(
     assert "1 blocked, 1 not_found" in table
     assert "alerts ev-batteries" in table
     assert len(world.messages()) > 0
+
+
+def test_serve_against_an_unreachable_api_says_so_without_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "POLICYWATCH_"))}
+    env.update(
+        PREFECT_API_URL=f"http://127.0.0.1:{testing.free_port()}/api",
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_CLIENT_MAX_RETRIES="0",
+        COLUMNS="160",
+    )
+    done = subprocess.run(
+        [CLI, "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: the Prefect API at http://127.0.0.1:" in done.stderr
+    assert "ConnectError" in done.stderr
+    assert "Traceback" not in done.stderr

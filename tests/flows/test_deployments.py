@@ -36,7 +36,6 @@ def test_every_parameter_of_every_deployment_is_described_for_the_ui_form(
 def test_local_server_refuses_a_port_taken_by_something_else(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
-        busy.listen()
         port = busy.getsockname()[1]
         server = local_server(port, tmp_path / "server.log", timeout=5)
         with pytest.raises(PolicywatchError, match=f"port {port} is in use"), server:

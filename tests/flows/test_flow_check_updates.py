@@ -233,3 +233,34 @@ def test_no_reachable_source_fails_the_run(
     assert world.site.counts["/merics.org/en/gone"] == 3  # the task ran 1 + 2 retries
     with Store.open(f"sqlite:///{world.state_path}") as store:
         assert store.source_state("merics")["consecutive_failures"] == 1  # type: ignore[index]
+
+
+def test_an_issue_failing_after_parsing_fails_alone_and_is_retried_next_run(
+    world: DemoWorld, run_flow: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policywatch import pipeline
+
+    real_record = pipeline.record_issue
+
+    def record(store: Any, fetched: Any, *args: Any) -> Any:
+        if fetched.url == AI_ISSUE:
+            raise ValueError("an item the store cannot take")
+        return real_record(store, fetched, *args)
+
+    monkeypatch.setattr(pipeline, "record_issue", record)
+    state = run_flow(check_updates)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    by_url = {i["url"]: i for i in summary["issues"]}
+    assert len(summary["issues"]) == 3  # the failed issue is listed once, as failed
+    assert by_url[AI_ISSUE]["status"] == "failed"
+    assert "ValueError: an item the store cannot take" in by_url[AI_ISSUE]["error"]
+    assert by_url[BATTERY_ISSUE]["status"] == "new"
+    assert all(m["issue"] != by_url[AI_ISSUE]["title"] for m in summary["matches"])
+    assert AI_ISSUE not in {r.id for r in rows(world, issues)}
+
+    monkeypatch.setattr(pipeline, "record_issue", real_record)
+    world.mail.clear()
+    again = run_flow(check_updates).result()
+    assert [(i["url"], i["status"]) for i in again["issues"]] == [(AI_ISSUE, "new")]
+    assert world.messages()

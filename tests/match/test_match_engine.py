@@ -175,3 +175,35 @@ def test_hit_in_full_text_is_credited_to_the_field_that_has_it_on_a_boundary(mat
     two = item("Other words. The EV market slowed.", headline="Every maker cut prices")
     [m] = match_with([EV], two)
     assert m.reasons[0].field == "text"
+
+
+@pytest.mark.parametrize(
+    ("headline", "summary", "rest", "found", "field"),
+    [
+        # a two-word term broken by a line break in the field: found in the normalised field
+        ("Prices fell", "Sales of electric\nvehicles rose", "", "electric vehicles", "summary"),
+        # a Chinese term is never looked for in an ASCII field, found in the Chinese one
+        ("Mining news", "推动稀土产业高质量发展", "", "稀土", "summary"),
+        # an ASCII term after Chinese text: offsets converted from UTF-8 to characters
+        ("两家公司合作", "两家公司说ＣＡＴＬ将扩产", "", "CATL", "summary"),
+        # a plural that only the full text has; the fields have the word mid-word only
+        ("EVolution", "Bigger EVsets", "二〇二五年 EVs。", "EVs", "text"),
+    ],
+)
+def test_found_and_field_of_hits_in_the_full_text(
+    match_with, headline: str, summary: str, rest: str, found: str, field: str
+) -> None:
+    lists = [EV, {"name": "re", "sectors": ["rare-earths"]}, CATL]
+    one = item(f"{headline}\n{summary}\n{rest}", headline=headline, summary=summary)
+    reasons = [r for m in match_with(lists, one) for r in m.reasons]
+    assert (found, field) in {(r.found, r.field) for r in reasons}
+    for reason in reasons:
+        assert reason.found in reason.snippet
+        assert reason.found in normalize(one.text)
+
+
+def test_watchlists_sharing_a_sector_get_the_same_reason(match_with) -> None:
+    lists = [EV, {**EV, "name": "ev-too", "keywords": ["battery swap"]}]
+    first, second = match_with(lists, item("EV makers expand battery swap stations."))
+    assert [r.term for r in second.reasons] == ["new-energy-vehicles", "battery swap"]
+    assert first.reasons == second.reasons[:1]
