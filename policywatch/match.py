@@ -83,10 +83,7 @@ class _Term:
 
 
 class Hit(NamedTuple):
-    """Where a feature was first found (``text``/``start``/``stop`` let a longer alias win).
-
-    A named tuple: thousands are made per second, and a tuple is the cheapest record to build.
-    """
+    """Where a feature was first found (``text``/``start``/``stop`` let a longer alias win)."""
 
     found: str
     field: str
@@ -137,9 +134,8 @@ class _Scanner:
     def scan(self, text: str, field_name: str, hits: dict[int, Hit], seq: int = 0) -> None:
         """Add to ``hits`` every feature found in ``text`` (``seq`` numbers the texts scanned).
 
-        The hot loop of matching, kept flat on purpose: most candidates the automaton reports
-        end mid-word and are dropped by the first test; offsets are converted from UTF-8 back
-        to characters only for accepted hits, and not at all when the text is ASCII.
+        The hot loop, kept flat on purpose; offsets are converted from UTF-8 to characters only
+        for accepted hits, and not at all in ASCII text.
         """
         if not text or not self._postings:
             return
@@ -283,14 +279,11 @@ class _Inside:
         self._fields = fields
         self._lowered: dict[tuple[int, bool], str] = {}
 
-    def _value(self, index: int, raw: bool) -> str:
-        """Field ``index`` as the matcher reads it, or only lower-cased when ``raw``."""
-        value = self._lowered.get((index, raw))
-        if value is None:
+    def _value(self, index: int, raw: bool) -> str:  # normalised, or only lower-cased if raw
+        if (index, raw) not in self._lowered:
             text = self._fields[index][1]
-            value = text.lower() if raw else _lower(normalize(text))
-            self._lowered[(index, raw)] = value
-        return value
+            self._lowered[(index, raw)] = text.lower() if raw else _lower(normalize(text))
+        return self._lowered[(index, raw)]
 
     def credit(self, hit: Hit) -> Hit:
         """Name the first field that has the found term on word boundaries, else keep ``text``.
