@@ -163,6 +163,7 @@ async def handle_issue(
     known = p.is_known(rt.store, fetched) and not force
     wanted = p.notices_to_retry(rt.store, links) if known else links
     notices = await follow_notices(rt, client, wanted)
+    fetched = p.tag_with_notices(fetched, notices, links, rt.taxonomy)
     changes = await diff_items(rt, fetched)
     matches = [] if known else await match_items(rt, fetched, changes, notices, links, force)
     alerts = p.build_alerts(rt.watchlists, matches, fetched.issue.items, changes, rt.run_id)

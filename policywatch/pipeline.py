@@ -255,6 +255,26 @@ def tag_issue(fetched: FetchedIssue, taxonomy: Taxonomy) -> FetchedIssue:
     return FetchedIssue(fetched.source, fetched.url, issue, issue_hash(issue))
 
 
+def tag_with_notices(
+    fetched: FetchedIssue,
+    notices: Sequence[Notice],
+    links: dict[str, list[str]],
+    taxonomy: Taxonomy,
+) -> FetchedIssue:
+    """Add the sectors and companies named in each item's readable notices.
+
+    The content hash stays: tags are derived data, and the hash must still say whether the
+    issue itself changed (notices are fetched after that check).
+    """
+    readable = {n.url: n for n in notices if n.status == "ok"}
+    items = [
+        tag_item(item, taxonomy, [readable[u] for u in links.get(item.id, ()) if u in readable])
+        for item in fetched.issue.items
+    ]
+    issue = fetched.issue.model_copy(update={"items": items})
+    return FetchedIssue(fetched.source, fetched.url, issue, fetched.content_hash)
+
+
 def is_known(store: Store, fetched: FetchedIssue) -> bool:
     """The same issue with the same content was recorded before: skip matching and alerts."""
     return store.known_issue(fetched.issue_id) == fetched.content_hash

@@ -15,6 +15,7 @@ from policywatch import pipeline as p
 from policywatch.demo import SAMPLES, HostMapTransport, build_workspace
 from policywatch.devtools.loopback import LoopbackServer
 from policywatch.errors import PolicywatchError, StateError
+from policywatch.models import Notice
 from policywatch.settings import Config
 
 SITE = SAMPLES / "site" / "merics.org" / "en"
@@ -51,6 +52,24 @@ def test_tagging_changes_the_hash_only_through_content(rt: p.Runtime) -> None:
     one, two = battery(rt), battery(rt)
     assert one.content_hash == two.content_hash
     assert any("CATL" in i.companies for i in one.issue.items)
+
+
+def test_notices_add_their_sectors_and_companies_but_not_a_new_hash(rt: p.Runtime) -> None:
+    fetched = battery(rt)
+    item = fetched.issue.items[0]
+    url = "https://www.miit.gov.cn/zwgk/zcwj/wjfb/tz/art/2026/art_0.html"
+    notice = Notice(
+        url=url, site="miit", title="关于推进船舶工业高质量发展的通知", body_text="中国船舶集团"
+    )
+    blocked = notice.model_copy(update={"url": url + "x", "status": "blocked", "body_text": "华为"})
+    links = {item.id: [url, url + "x"]}
+    tagged = p.tag_with_notices(fetched, [notice, blocked], links, rt.taxonomy)
+    first = tagged.issue.items[0]
+    assert "shipbuilding" not in item.sectors
+    assert "shipbuilding" in first.sectors
+    assert first.companies == [*item.companies, "CSSC"]  # not Huawei: blocked notices do not count
+    assert tagged.content_hash == fetched.content_hash
+    assert tagged.issue.items[1:] == fetched.issue.items[1:]
 
 
 def test_match_new_items_then_skip_unchanged_unless_forced(rt: p.Runtime) -> None:
