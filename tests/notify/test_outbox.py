@@ -225,7 +225,9 @@ def test_planted_secret_never_reaches_logs_db_or_messages(
     env = {
         "HOOK": hook.url("json", f"/hooks/{SECRET}"),
         "DOWN": f"json://127.0.0.1:1/hooks/{SECRET}",
-        "MAIL": f"mailto://user:{SECRET}@127.0.0.1:{sink.port}?to=a@example.org&from=pw@example.org&mode=insecure",
+        "MAIL": "mailto://user:"
+        + SECRET
+        + f"@127.0.0.1:{sink.port}?to=a@example.org&from=pw@example.org&mode=insecure",
     }
     channels = write_channels(tmp_path, text, env)
     item = make_item(1)

