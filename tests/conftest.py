@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_SAMPLES = REPO.parent / "shared" / "samples"
@@ -27,3 +31,42 @@ def shared_samples() -> Path:
             f"real samples folder not found at {SHARED_SAMPLES} (read-only, outside the repo)"
         )
     return SHARED_SAMPLES
+
+
+PG_URL = os.environ.get(
+    "POLICYWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@cache
+def _pg_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can."""
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at POLICYWATCH_TEST_PG_URL ({type(exc).__name__})"
+    return None
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A URL into a throw-away PostgreSQL schema (search_path set through the URL), dropped
+    afterwards, so tests never see each other's rows; skipped with the reason when PostgreSQL
+    (``POLICYWATCH_TEST_PG_URL``, default the local ``test`` database) is unreachable."""
+    reason = _pg_unreachable()
+    if reason:
+        pytest.skip(reason)
+    schema = f"pwtest_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from policywatch.channels import Channel, load_channels
 from policywatch.devtools.mailsink import MailSink
@@ -98,42 +94,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield s
 
 
-PG_URL = os.environ.get(
-    "POLICYWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-@cache
-def _pg_unreachable() -> str | None:
-    """Why PostgreSQL cannot be used, or None when it can (same convention as tests/store)."""
-    try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:
-        return f"PostgreSQL not reachable at POLICYWATCH_TEST_PG_URL ({type(exc).__name__})"
-    return None
-
-
 @pytest.fixture
-def pg_store() -> Iterator[Store]:
+def pg_store(pg_schema_url: str) -> Iterator[Store]:
     """A store in a throw-away PostgreSQL schema (skipped with the reason when unreachable)."""
-    reason = _pg_unreachable()
-    if reason:
-        pytest.skip(reason)
-    schema = f"pwtest_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        with Store.open(url.render_as_string(hide_password=False)) as s:
-            yield s
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with Store.open(pg_schema_url) as s:
+        yield s
 
 
 def store_url(store: Store) -> str:
