@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.tasks import exponential_backoff
 
-from flows.common import attempt, deliver_step, fail_run, failure_text, finish, open_run
+from flows.common import attempt, deliver_step, failure_text, finish, guarded, open_run
 from policywatch import pipeline as p
 from policywatch.errors import (
     BlockedError,
@@ -228,17 +228,11 @@ async def check_updates(
         deliver: Send the pending alerts at the end of the run (false: leave them queued).
     """
     rt, summary = open_run(dry_run)
-    try:
-        with rt.store.run_lock(rt.run_id):
-            await _check(rt, summary, dry_run, since, sources)
-            if deliver and not dry_run:
-                await deliver_step(rt, summary)
-            return await finish(rt, summary, "check-updates")
-    except Exception as exc:
-        await fail_run(rt, summary, exc, "check-updates")
-        raise
-    finally:
-        rt.close()
+    async with guarded(rt, summary, "check-updates"):
+        await _check(rt, summary, dry_run, since, sources)
+        if deliver and not dry_run:
+            await deliver_step(rt, summary)
+        return await finish(rt, summary, "check-updates")
 
 
 async def _check(

@@ -7,7 +7,8 @@ UI shows one history per deployment. Artifacts carry names and counts only, neve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from prefect import Task, get_run_logger, task
@@ -127,3 +128,17 @@ async def finish(rt: p.Runtime, summary: p.RunSummary, flow_name: str) -> dict[s
         rt.store.finish_run(rt.run_id, "completed", data)
     get_run_logger().info("summary: %s", headline(summary))
     return data
+
+
+@asynccontextmanager
+async def guarded(rt: p.Runtime, summary: p.RunSummary, flow_name: str) -> AsyncIterator[None]:
+    """A flow's body under the state's run lock: a failure is published before it is raised,
+    and the runtime is closed whatever happens."""
+    try:
+        with rt.store.run_lock(rt.run_id):
+            yield
+    except Exception as exc:
+        await fail_run(rt, summary, exc, flow_name)
+        raise
+    finally:
+        rt.close()

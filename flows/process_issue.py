@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.check_updates import process_candidate
-from flows.common import deliver_step, fail_run, finish, open_run
+from flows.common import deliver_step, finish, guarded, open_run
 from policywatch import pipeline as p
 from policywatch.errors import PolicywatchError
 from policywatch.sources import Candidate
@@ -47,20 +47,14 @@ async def process_issue(
     """
     candidate = candidate_for(location)
     rt, summary = open_run(dry_run)
-    try:
-        with rt.store.run_lock(rt.run_id):
-            async with p.make_client(rt.config.app.http) as client:
-                ok = await process_candidate(
-                    rt, client, candidate, summary, dry_run=dry_run, force=force
-                )
-            if not ok:
-                raise PolicywatchError(f"{location}: {summary.issues[-1].error}")
-            get_run_logger().info("process: %s", summary.issues[-1].status)
-            if deliver and not dry_run:
-                await deliver_step(rt, summary)
-            return await finish(rt, summary, "process-issue")
-    except Exception as exc:
-        await fail_run(rt, summary, exc, "process-issue")
-        raise
-    finally:
-        rt.close()
+    async with guarded(rt, summary, "process-issue"):
+        async with p.make_client(rt.config.app.http) as client:
+            ok = await process_candidate(
+                rt, client, candidate, summary, dry_run=dry_run, force=force
+            )
+        if not ok:
+            raise PolicywatchError(f"{location}: {summary.issues[-1].error}")
+        get_run_logger().info("process: %s", summary.issues[-1].status)
+        if deliver and not dry_run:
+            await deliver_step(rt, summary)
+        return await finish(rt, summary, "process-issue")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from types import TracebackType
 
 import httpx
 
+from parsers.challenge import looks_like_challenge
 from parsers.charset import decode, detect_encoding
 from policywatch.errors import (
     BlockedError,
@@ -38,18 +38,6 @@ Sleep = Callable[[float], Awaitable[None]]
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 BLOCK_STATUSES = frozenset({412, 521})
 GONE_STATUSES = frozenset({404, 410})
-# Markup that only a challenge/interstitial page carries (SITES §2, §11): searched anywhere.
-CHALLENGE_MARKUP = ("challenge-platform", "/cdn-cgi/challenge", "captcha-container", "TTGCaptcha")
-# Human-readable markers: only searched in <title>/<h1>, so a notice that mentions them is fine.
-CHALLENGE_HEADINGS = (
-    "Just a moment",
-    "安全验证",
-    "访问验证",
-    "访问过于频繁",
-    "Access Denied",
-    "403 Forbidden",
-)
-_HEADINGS = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1>", re.I | re.S)
 _CHALLENGE_SCAN_BYTES = 65_536
 
 
@@ -131,18 +119,6 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def looks_like_challenge(text: str) -> str | None:
-    """The challenge marker found in a page, if any."""
-    for marker in CHALLENGE_MARKUP:
-        if marker in text:
-            return marker
-    for match in _HEADINGS.finditer(text):
-        for marker in CHALLENGE_HEADINGS:
-            if marker.lower() in match.group(2).lower():
-                return marker
-    return None
 
 
 def _challenge_in(response: _Response, encoding: str | None = None) -> str | None:

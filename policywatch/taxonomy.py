@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from parsers.text import fold, squash
 from policywatch.errors import ConfigError
 from policywatch.settings import PACKAGE_ROOT, Config
-from policywatch.yamlconf import YamlDoc, closest, dotted, load_yaml, validate
+from policywatch.yamlconf import YamlDoc, load_yaml, unknown_name, validate
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -193,17 +193,8 @@ def _company_problems(doc: YamlDoc, data: CompaniesFile, sector_ids: list[str] |
         for k, sector_id in enumerate(company.sectors if sector_ids is not None else []):
             if sector_id not in (sector_ids or []):
                 out.append(
-                    _unknown(
+                    unknown_name(
                         doc, ("companies", i, "sectors", k), "sector", sector_id, sector_ids or []
                     )
                 )
     return out
-
-
-def _unknown(
-    doc: YamlDoc, loc: tuple[str | int, ...], what: str, name: str, known: Iterable[str]
-) -> str:
-    """``file:line: path: unknown <what> 'x' (did you mean 'y'?)``."""
-    hint = closest(name, known)
-    msg = f"{doc.where(loc)}: {dotted(loc)}: unknown {what} '{name}'"
-    return msg + (f" (did you mean '{hint}'?)" if hint else "")

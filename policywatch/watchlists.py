@@ -21,7 +21,7 @@ from parsers.records import Section
 from policywatch.errors import ConfigError
 from policywatch.settings import Config
 from policywatch.taxonomy import Taxonomy, load_taxonomy
-from policywatch.yamlconf import YamlDoc, closest, dotted, load_yaml, validate
+from policywatch.yamlconf import YamlDoc, dotted, load_yaml, unknown_name, validate
 
 WATCHLISTS_FILE = "watchlists.yaml"
 CHANNELS_FILE = "channels.yaml"
@@ -225,7 +225,7 @@ def _reference_problems(
     for key, what, values, lookup, known in checks:
         for k, value in enumerate(values):
             if lookup(value) is None:
-                out.append(_unknown(doc, ("watchlists", i, key, k), what, value, known()))
+                out.append(unknown_name(doc, ("watchlists", i, key, k), what, value, known()))
     for k, channel in enumerate(wl.channels):
         if channels is None:
             loc = ("watchlists", i, "channels", k)
@@ -235,14 +235,6 @@ def _reference_problems(
             )
         elif channel not in channels:
             out.append(
-                _unknown(doc, ("watchlists", i, "channels", k), "channel", channel, channels)
+                unknown_name(doc, ("watchlists", i, "channels", k), "channel", channel, channels)
             )
     return out
-
-
-def _unknown(
-    doc: YamlDoc, loc: tuple[str | int, ...], what: str, name: str, known: list[str]
-) -> str:
-    hint = closest(name, known)
-    msg = f"{doc.where(loc)}: {dotted(loc)}: unknown {what} '{name}'"
-    return msg + (f" (did you mean '{hint}'?)" if hint else "")

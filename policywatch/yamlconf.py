@@ -91,6 +91,15 @@ def closest(name: str, known: Iterable[str]) -> str | None:
     return lowered[hit[0]] if hit else None
 
 
+def unknown_name(
+    doc: YamlDoc, loc: Sequence[str | int], what: str, name: str, known: Iterable[str]
+) -> str:
+    """``file:line: path: unknown <what> 'x' (did you mean 'y'?)``."""
+    hint = closest(name, known)
+    msg = f"{doc.where(loc)}: {dotted(loc)}: unknown {what} '{name}'"
+    return msg + (f" (did you mean '{hint}'?)" if hint else "")
+
+
 def dotted(loc: Sequence[str | int]) -> str:
     out = ""
     for part in loc:

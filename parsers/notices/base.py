@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, Tag
 
 from parsers.bodies import BodyIndex
+from parsers.challenge import challenge_marker
 from parsers.notices import common
 from parsers.records import Attachment, Notice, NoticeStatus
 from parsers.text import fold, squash
@@ -127,25 +128,6 @@ def standard_fields(page: Page, selectors: Selectors, *, prefer_meta: bool = Fal
         issuer=_first(order[0]["source"], order[1]["source"]),
         attachment_areas=areas,
     )
-
-
-CHALLENGE_MARKERS = (
-    "challenge-platform",
-    "/cdn-cgi/challenge",
-    "Just a moment",
-    "安全验证",
-    "访问验证",
-    "访问过于频繁",
-    "Access Denied",
-    "403 Forbidden",
-    "captcha-container",
-    "TTGCaptcha",
-)
-
-
-def challenge_marker(html: str) -> str | None:
-    """The first anti-bot marker in a page (SITES §2), for pages that fail to parse."""
-    return next((m for m in CHALLENGE_MARKERS if m in html), None)
 
 
 def lead_body(bodies: BodyIndex, text: str) -> str | None:
