@@ -126,6 +126,20 @@ def _flush_logs() -> None:
         pass  # best effort at shutdown
 
 
+def stop_client_services() -> None:
+    """Stop the threads an in-process flow run leaves behind (run logs, events).
+
+    The events worker keeps a websocket to the server whose keep-alive pings draw from the
+    global ``random``; left running, it makes unrelated hypothesis tests fail their "strategy
+    must not use random" check. The services start again on the next flow run.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        service.drain_all(timeout=10, at_exit=False)
+
+
 def release() -> None:
     """Stop the shared server when its last user is done."""
     global _shared

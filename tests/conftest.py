@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from functools import cache
@@ -16,6 +17,17 @@ SHARED_SAMPLES = REPO.parent / "shared" / "samples"
 
 # Keep Prefect (imported by flow tests) quiet and local, whatever the developer's profile says.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_prefect_threads() -> Iterator[None]:
+    """After a module that ran flows in-process, stop Prefect's client threads (see
+    ``flows.testing.stop_client_services``) so later tests do not share the process with them."""
+    yield
+    if "prefect.events.worker" in sys.modules:
+        from flows import testing
+
+        testing.stop_client_services()
 
 
 @pytest.fixture(scope="session")
