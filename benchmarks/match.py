@@ -6,8 +6,10 @@ config/), and 10,000 items of about 700 characters across headline, summary, com
 each carrying a few watchlist terms among filler words. Prints compile time, match time for 2,500 /
 5,000 / 10,000 items (to show growth with the number of items) and the naive loop's time on a
 sample, extrapolated to all items. Times are CPU time of this one process (``process_time``);
-the workload is frozen out of the garbage collector's way first (``gc.freeze``), as the objects
-built for the benchmark are not garbage and would otherwise be re-traversed by every collection.
+each size runs ``--repeat`` times and prints the best and the median (a shared machine's CPU speed
+varies from run to run). The workload is frozen out of the garbage collector's way first
+(``gc.freeze``), as the objects built for the benchmark are not garbage and would otherwise be
+re-traversed by every collection.
 
 The synthetic items are not typical newsletter items: their terms are random pseudo-words that
 rarely overlap between watchlists, so an item fires about two watchlists. Real watchlists share
@@ -16,6 +18,7 @@ sectors and companies, and a real item fires many more (per-match work then domi
 against the same watchlists plus the shipped ones.
 
     .venv/bin/python benchmarks/match.py [--items 10000] [--watchlists 1000] [--naive-sample 200]
+        [--repeat 5]
         [--sample ../shared/samples/merics-china-industries-2024-10-02.txt]
 """
 
@@ -160,6 +163,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--watchlists", type=int, default=1_000)
     parser.add_argument("--naive-sample", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5, help="runs per size; best and median")
     parser.add_argument("--sample", type=Path, help="also match this issue's items, repeated")
     args = parser.parse_args()
 
@@ -177,12 +181,15 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     for n in (args.items // 4, args.items // 2, args.items):
-        seconds, matches = timed(
-            lambda part: [m for it in part for m in matcher.match(it)], items[:n]
-        )
+        runs = [
+            timed(lambda part: [m for it in part for m in matcher.match(it)], items[:n])
+            for _ in range(args.repeat)
+        ]
+        seconds = min(s for s, _ in runs)
+        median = sorted(s for s, _ in runs)[len(runs) // 2]
         print(
-            f"automaton match {n:>7,} items: {seconds:.3f} s "
-            f"({seconds / n * 1e6:.0f} µs/item, {len(matches):,} matches)"
+            f"automaton match {n:>7,} items: best {seconds:.3f} s, median {median:.3f} s "
+            f"of {len(runs)} ({seconds / n * 1e6:.0f} µs/item, {len(runs[0][1]):,} matches)"
         )
 
     if args.sample is not None:

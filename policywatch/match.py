@@ -248,68 +248,24 @@ def scan_item(
 ) -> None:
     """Scan an item and its notices once each.
 
-    ``text`` holds the other fields in full, so the fields it contains are not scanned twice:
-    a hit in ``text`` is credited to the first of them that has the term (the reason names the
-    headline rather than the full text when it can).
+    ``text`` holds the other fields in full: each field is scanned on its own (so a reason names
+    the headline rather than the full text when it can) and cut out of ``text``, whose rest is
+    scanned last. Fields come in the order reasons should prefer; the first hit of a feature wins.
     """
-    inside: list[tuple[str, str]] = []
+    rest = item.text
     seq = 0
     for name, value in _fields(item):
-        if value and value in item.text:
-            inside.append((name, value))
-        else:
-            scanner.scan(value, name, hits, seq)
-            seq += 1
-    known = set(hits)
-    scanner.scan(item.text, "text", hits, seq)
-    if len(hits) > len(known) and inside:
-        fields = _Inside(inside)
-        for fid in [f for f in hits if f not in known]:
-            hits[fid] = fields.credit(hits[fid])
+        if not value:
+            continue
+        scanner.scan(value, name, hits, seq)
+        seq += 1
+        if value in rest:
+            rest = rest.replace(value, "\n", 1)
+    scanner.scan(rest, "text", hits, seq)
     for notice in notices:
         scanner.scan(notice.title or "", "notice.title", hits, seq + 1)
         scanner.scan(notice.body_text, "notice.body_text", hits, seq + 2)
         seq += 2
-
-
-class _Inside:
-    """The fields ``text`` contains, prepared only when a hit needs them (most do not)."""
-
-    def __init__(self, fields: list[tuple[str, str]]) -> None:
-        self._fields = fields
-        self._lowered: dict[tuple[int, bool], str] = {}
-
-    def _value(self, index: int, raw: bool) -> str:  # normalised, or only lower-cased if raw
-        if (index, raw) not in self._lowered:
-            text = self._fields[index][1]
-            self._lowered[(index, raw)] = text.lower() if raw else _lower(normalize(text))
-        return self._lowered[(index, raw)]
-
-    def credit(self, hit: Hit) -> Hit:
-        """Name the first field that has the found term on word boundaries, else keep ``text``.
-
-        An ASCII field only changes whitespace when normalised, so a term without spaces is
-        looked up in the field merely lower-cased (whitespace and the ends are non-word alike).
-        """
-        found = _lower(hit.found)
-        left, right = _is_word(found[0]), _is_word(found[-1])
-        ascii_found = found.isascii()
-        plain = ascii_found and " " not in found
-        for index, (name, raw) in enumerate(self._fields):
-            if raw.isascii():
-                if not ascii_found:
-                    continue  # an ASCII field stays ASCII when normalised
-                if not plain and not all(p in self._value(index, True) for p in found.split()):
-                    continue  # a word of the term is missing: no need to normalise the field
-            value = self._value(index, plain and raw.isascii())
-            at = value.find(found)
-            while at >= 0:
-                before = value[at - 1] if at else ""
-                after = value[at + len(found)] if at + len(found) < len(value) else ""
-                if not (left and _is_word(before)) and not (right and _is_word(after)):
-                    return Hit(hit.found, name, hit.snippet, hit.text, hit.start, hit.stop)
-                at = value.find(found, at + 1)
-        return hit
 
 
 def _issuers(item: PolicyItem, notices: Sequence[Notice]) -> Iterator[tuple[str, str]]:
