@@ -25,8 +25,9 @@ from policywatch.errors import (
     NotFoundError,
     PolicywatchError,
     TooLargeError,
+    UnresolvedHostError,
 )
-from policywatch.http import PoliteClient
+from policywatch.http import PoliteClient, host_key
 from policywatch.models import Alert, Change, Match, Notice
 from policywatch.settings import SourceSettings
 from policywatch.sources import Candidate, SourceState
@@ -34,16 +35,28 @@ from policywatch.store import RecordResult
 
 
 class SourceUnreachable(PolicywatchError):
-    """Raised inside the discovery task so that Prefect retries it with backoff."""
+    """Raised inside the discovery task so that Prefect retries it with backoff (``retry``)."""
+
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 def _transient(task: Any, task_run: Any, state: State[Any]) -> bool:
-    """Retry network trouble only: a 404, a challenge, a size cap or a bad host won't heal."""
+    """Retry network trouble only: a 404, a challenge, a size cap, a disallowed host or a host
+    name that does not resolve won't heal within this run (the next run tries again)."""
     exc = state.data  # the engine hands the exception over as the Failed state's data
     if isinstance(exc, SourceUnreachable):
-        return True
-    permanent = BlockedError | NotFoundError | DisallowedHostError | TooLargeError
+        return exc.retry
+    permanent = (
+        BlockedError | NotFoundError | DisallowedHostError | TooLargeError | UnresolvedHostError
+    )
     return isinstance(exc, FetchError) and not isinstance(exc, permanent)
+
+
+def _names_resolve(client: PoliteClient, source: SourceSettings) -> bool:
+    urls = [u for u in (source.feed_url, source.listing_url) if u and source.type == "merics"]
+    return not any(host_key(u) in client.unresolved_hosts for u in urls)
 
 
 @task(
@@ -58,7 +71,9 @@ async def discover_issues(
 ) -> tuple[list[Candidate], SourceState, p.SourceOutcome]:
     found, state, outcome = await p.discover_source(rt.store, client, source, rt.config, since)
     if not outcome.ok:
-        raise SourceUnreachable(outcome.error or "unreachable")
+        raise SourceUnreachable(
+            outcome.error or "unreachable", retry=_names_resolve(client, source)
+        )
     return found, state, outcome
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "PolicywatchError",
     "StateError",
     "TooLargeError",
+    "UnresolvedHostError",
 ]
 
 
@@ -64,6 +65,10 @@ class BlockedError(FetchError):
 
 class DisallowedHostError(FetchError):
     """A URL or redirect pointed outside the host allow-list; nothing was fetched there."""
+
+
+class UnresolvedHostError(FetchError):
+    """The host name did not resolve (no network, or a wrong name): not retried in this run."""
 
 
 class TooLargeError(FetchError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from policywatch.errors import (
     FetchError,
     NotFoundError,
     TooLargeError,
+    UnresolvedHostError,
 )
 from policywatch.settings import HttpSettings
 
@@ -65,6 +67,26 @@ class _Response:
     status: int
     headers: httpx.Headers
     content: bytes
+
+
+# getaddrinfo's "no such name" answers (Linux/macOS, Linux's "no address", Windows): retrying a
+# lookup seconds later does not help, unlike EAI_AGAIN ("temporary failure"), which is retried.
+_NAME_NOT_FOUND = frozenset(
+    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None), 11001) if code
+)
+_NO_DNS = "check the network connection and the host name"
+
+
+def _name_not_found(exc: BaseException) -> bool:
+    """Whether a connect error came from a host name that does not resolve."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx -> httpcore -> (anyio) -> socket.gaierror
+        if seen is None:
+            return False
+        if isinstance(seen, socket.gaierror):
+            return seen.errno in _NAME_NOT_FOUND
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class _Transient(Exception):
@@ -145,6 +167,7 @@ class PoliteClient:
         self._allow = settings.allow_list()
         self._gates: dict[str, _HostGate] = {}
         self._blocked_hosts: set[str] = set()
+        self.unresolved_hosts: set[str] = set()  # host keys whose name did not resolve
         self._random = random.Random()
         self.requests_made: dict[str, int] = {}
         self._client = httpx.AsyncClient(
@@ -299,6 +322,10 @@ class PoliteClient:
 
     async def _attempt(self, url: str, headers: dict[str, str], attempt: int) -> _Response:
         key = host_key(url)
+        if key in self.unresolved_hosts:
+            raise UnresolvedHostError(
+                url, "host name did not resolve earlier in this run", attempts=0, hint=_NO_DNS
+            )
         gate = self._gates.get(key)
         if gate is None:
             gate = self._gates[key] = _HostGate(
@@ -319,6 +346,12 @@ class PoliteClient:
             raise _Transient(f"no complete response within {self.settings.total_timeout}s") from exc
         except httpx.TimeoutException as exc:
             raise _Transient(f"timeout ({type(exc).__name__})") from exc
+        except httpx.ConnectError as exc:
+            if _name_not_found(exc):
+                self.unresolved_hosts.add(host_key(url))
+                reason = f"host name does not resolve: {exc}"
+                raise UnresolvedHostError(url, reason, attempts=attempt, hint=_NO_DNS) from exc
+            raise _Transient(f"connection failed: {exc or type(exc).__name__}") from exc
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise _Transient(f"connection failed: {exc or type(exc).__name__}") from exc
         except httpx.HTTPError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,20 @@ def _stop_prefect_threads() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def unresolvable_host() -> str:
+    """A name that never resolves (RFC 6761 reserves .invalid); skips where the resolver does
+    not answer "no such name" for it (some networks rewrite failed lookups)."""
+    name = "policywatch-test.invalid"
+    try:
+        socket.getaddrinfo(name, 443)
+    except socket.gaierror as exc:
+        if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+            return name
+        pytest.skip(f"the resolver answered {exc} for {name}, not 'no such name'")
+    pytest.skip(f"{name} resolved on this machine (a resolver that rewrites failed lookups)")
 
 
 @pytest.fixture(scope="session")

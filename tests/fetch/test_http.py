@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
+import httpx
 import pytest
 
 from policywatch.devtools.loopback import LoopbackServer
@@ -14,6 +16,7 @@ from policywatch.errors import (
     FetchError,
     NotFoundError,
     TooLargeError,
+    UnresolvedHostError,
 )
 from policywatch.http import PoliteClient, fetch_url, host_key
 from policywatch.settings import HttpSettings
@@ -149,6 +152,47 @@ async def test_connection_reset_is_retried_then_reported(
     assert (info.value.status, info.value.attempts) == (None, 3)
     assert fault.counts["/reset"] == 3
     assert len(sleeps.waits) == 2
+
+
+async def test_a_host_name_that_does_not_resolve_is_tried_once_per_run(
+    http_settings: HttpSettings, sleeps: Sleeps, unresolvable_host: str
+) -> None:
+    settings = http_settings.model_copy(update={"allowed_hosts": [unresolvable_host]})
+    async with PoliteClient(settings, sleep=sleeps) as client:
+        with pytest.raises(UnresolvedHostError) as first:
+            await client.get(f"http://{unresolvable_host}/en/rss.xml")
+        with pytest.raises(UnresolvedHostError) as second:
+            await client.get(f"http://{unresolvable_host}/en/analysis")
+        assert client.unresolved_hosts == {unresolvable_host}
+        assert client.requests_made == {unresolvable_host: 1}  # the second never left
+    assert (first.value.attempts, second.value.attempts) == (1, 0)
+    assert "does not resolve" in first.value.reason
+    assert "earlier in this run" in second.value.reason
+    assert "network" in (first.value.hint or "")
+    assert sleeps.waits == []
+
+
+async def test_a_temporary_name_resolution_failure_is_retried(
+    http_settings: HttpSettings, sleeps: Sleeps
+) -> None:
+    """EAI_AGAIN ("temporary failure in name resolution") may heal: retried like any connect error."""
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        try:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        except socket.gaierror as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+
+    transport = httpx.MockTransport(handler)
+    async with PoliteClient(http_settings, sleep=sleeps, transport=transport) as client:
+        with pytest.raises(FetchError) as info:
+            await client.get("http://127.0.0.1:9/feed")
+        assert client.unresolved_hosts == set()
+    assert type(info.value) is FetchError
+    assert info.value.attempts == http_settings.max_attempts == len(calls)
+    assert len(sleeps.waits) == http_settings.max_attempts - 1
 
 
 async def test_truncated_body_is_an_error_not_a_short_page(

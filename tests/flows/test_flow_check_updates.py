@@ -235,6 +235,40 @@ def test_no_reachable_source_fails_the_run(
         assert store.source_state("merics")["consecutive_failures"] == 1  # type: ignore[index]
 
 
+def test_a_source_host_that_does_not_resolve_fails_fast_without_retries(
+    world: DemoWorld, run_flow: Any, monkeypatch: pytest.MonkeyPatch, unresolvable_host: str
+) -> None:
+    import flows.check_updates as module
+    from policywatch import pipeline
+
+    config = world.config_dir / "policywatch.yaml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace("https://merics.org/en/rss.xml", f"https://{unresolvable_host}/en/rss.xml")
+    text = text.replace(
+        "listing_url: null", f"listing_url: https://{unresolvable_host}/en/analysis"
+    )
+    text = text.replace("http:\n", f"http:\n  allowed_hosts: [{unresolvable_host}]\n", 1)
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.delenv(pipeline.HOST_MAP_ENV)  # real name resolution, no loopback mapping
+    monkeypatch.setattr(
+        module, "discover_issues", module.discover_issues.with_options(retry_delay_seconds=0)
+    )
+    calls: list[str] = []
+    real = pipeline.discover_source
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append("discover")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "discover_source", counted)
+
+    state = run_flow(check_updates)
+    assert state.is_failed()
+    assert "no source was reachable" in state.message
+    assert "did not resolve" in state.message  # the listing is not even tried on that host
+    assert calls == ["discover"]  # no task retry: a name that does not resolve won't in 2 s
+
+
 def test_an_issue_failing_after_parsing_fails_alone_and_is_retried_next_run(
     world: DemoWorld, run_flow: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,13 +6,21 @@ import pytest
 from prefect.states import Failed
 
 from flows.check_updates import SourceUnreachable, _transient
-from policywatch.errors import BlockedError, FetchError, NotFoundError, ParseError
+from policywatch.errors import (
+    BlockedError,
+    FetchError,
+    NotFoundError,
+    ParseError,
+    UnresolvedHostError,
+)
 
 
 @pytest.mark.parametrize(
     ("exc", "retry"),
     [
         (SourceUnreachable("merics: down"), True),
+        (SourceUnreachable("merics: host name does not resolve", retry=False), False),
+        (UnresolvedHostError("https://x", "host name does not resolve"), False),
         (FetchError("https://x", "connection failed", attempts=4), True),
         (FetchError("https://x", "server kept failing", status=503), True),
         (NotFoundError("https://x", "not found", status=404), False),
