@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,6 +30,18 @@ def _stop_prefect_threads() -> Iterator[None]:
         from flows import testing
 
         testing.stop_client_services()
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[Any]:
+    """One real Prefect server for the session, shared by tests/flows and tests/e2e."""
+    from flows import testing
+
+    server = testing.acquire()
+    try:
+        yield server
+    finally:
+        testing.release()
 
 
 @pytest.fixture(scope="session")

@@ -37,15 +37,6 @@ def _collect_leaks() -> Iterator[None]:
     gc.collect()
 
 
-@pytest.fixture(scope="session")
-def prefect_server() -> Iterator[testing.PrefectServer]:
-    server = testing.acquire()
-    try:
-        yield server
-    finally:
-        testing.release()
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[DemoWorld]:
     with demo_world(tmp_path / "demo", set_env=False) as w:

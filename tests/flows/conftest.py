@@ -51,15 +51,6 @@ def _collect_leaks() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[testing.PrefectServer]:
-    server = testing.acquire()
-    try:
-        yield server
-    finally:
-        testing.release()
-
-
-@pytest.fixture(scope="session")
 def prefect_api(prefect_server: testing.PrefectServer) -> Iterator[str]:
     results = tempfile.mkdtemp(prefix="pw-results-")
     updates: dict[Any, Any] = {
