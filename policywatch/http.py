@@ -346,13 +346,11 @@ class PoliteClient:
             raise _Transient(f"no complete response within {self.settings.total_timeout}s") from exc
         except httpx.TimeoutException as exc:
             raise _Transient(f"timeout ({type(exc).__name__})") from exc
-        except httpx.ConnectError as exc:
-            if _name_not_found(exc):
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            if isinstance(exc, httpx.ConnectError) and _name_not_found(exc):
                 self.unresolved_hosts.add(host_key(url))
                 reason = f"host name does not resolve: {exc}"
                 raise UnresolvedHostError(url, reason, attempts=attempt, hint=_NO_DNS) from exc
-            raise _Transient(f"connection failed: {exc or type(exc).__name__}") from exc
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise _Transient(f"connection failed: {exc or type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
             raise FetchError(url, f"{type(exc).__name__}: {exc}", attempts=attempt) from exc

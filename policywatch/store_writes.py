@@ -96,12 +96,17 @@ def upsert_issue(
     return "unchanged" if old.content_hash == content_hash else "revised"
 
 
-def item_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
+def _items_column(conn: Connection, column: sa.Column[Any], ids: Sequence[str]) -> dict[str, Any]:
+    """``column`` of the stored items among ``ids``, read in chunks of bound parameters."""
+    found: dict[str, Any] = {}
     for chunk in chunks(list(ids)):
-        query = sa.select(items.c.id, items.c.content_hash).where(items.c.id.in_(chunk))
-        found.update({r.id: r.content_hash for r in conn.execute(query)})
+        query = sa.select(items.c.id, column).where(items.c.id.in_(chunk))
+        found.update({row[0]: row[1] for row in conn.execute(query)})
     return found
+
+
+def item_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    return _items_column(conn, items.c.content_hash, ids)
 
 
 def upsert_items(
@@ -136,11 +141,7 @@ def upsert_items(
 
 def item_data(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
     """The stored JSON of these items (read before a revision overwrites it)."""
-    found: dict[str, Any] = {}
-    for chunk in chunks(list(ids)):
-        query = sa.select(items.c.id, items.c.data).where(items.c.id.in_(chunk))
-        found.update({r.id: r.data for r in conn.execute(query)})
-    return found
+    return _items_column(conn, items.c.data, ids)
 
 
 def _write_items(
