@@ -20,7 +20,7 @@ from parsers.charset import decode as charset_decode
 from parsers.charset import detect_encoding
 from parsers.errors import ParseError
 from parsers.records import Document, Link
-from parsers.text import month_number, squash
+from parsers.text import MONTH_RE, SERIES_LABEL, month_number, squash
 
 __all__ = [
     "html_to_document",
@@ -31,7 +31,6 @@ __all__ = [
     "text_to_document",
 ]
 
-SERIES_LABEL = "MERICS China Industries"
 _HTML_SNIFF = re.compile(rb"<\s*(!doctype\s+html|html|head|body|article|main|div|p)[\s>]", re.I)
 _BLOCK_TAGS = frozenset(
     [
@@ -68,10 +67,6 @@ _NOISE = re.compile(
     r"cookie|consent|gdpr|banner|related|teaser|share|social|breadcrumb|newsletter|"
     r"promo|subscribe|menu|sidebar|skip-link|visually-hidden",
     re.I,
-)
-MONTH_RE = (
-    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
 _DATE_MDY = re.compile(rf"\b({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
 _DATE_DMY = re.compile(rf"\b(\d{{1,2}})\s+({MONTH_RE}),?\s+(\d{{4}})\b", re.I)

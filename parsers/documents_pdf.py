@@ -19,10 +19,9 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
 
-from parsers.documents import MONTH_RE, SERIES_LABEL
 from parsers.errors import ParseError
 from parsers.records import Document, Link
-from parsers.text import join_wrapped, squash, vocabulary
+from parsers.text import MONTH_RE, SERIES_LABEL, join_wrapped, squash, vocabulary
 
 __all__ = ["pdf_to_document"]
 

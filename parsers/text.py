@@ -48,6 +48,13 @@ MONTHS = {
 }
 
 
+SERIES_LABEL = "MERICS China Industries"
+MONTH_RE = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+
+
 def month_number(name: str) -> int | None:
     """1-12 for an English month name or abbreviation ("Sept.", "september"), else None."""
     return MONTHS.get(name.lower().rstrip("."))

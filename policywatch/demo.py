@@ -2,7 +2,7 @@
 
 ``DemoWorld`` builds a throw-away workspace (config = the project's ``config/`` overlaid with
 ``samples/config/``; a copy of ``samples/site/``; SQLite state in a temp folder), serves the site
-on 127.0.0.1 and maps merics.org and the ministry hosts to it (``pipeline.HOST_MAP_ENV``), and
+on 127.0.0.1 and maps merics.org and the ministry hosts to it (``transport.HOST_MAP_ENV``), and
 collects the alerts in a loopback SMTP sink. Tests use the same world. The flow itself is passed
 in as a callable: this module does not import Prefect (imports go flows -> policywatch).
 """
@@ -19,19 +19,16 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from policywatch.devtools.loopback import LoopbackServer
 from policywatch.devtools.mailsink import MailSink
-from policywatch.errors import StateError
-from policywatch.pipeline import HOST_MAP_ENV
 from policywatch.settings import PACKAGE_ROOT
+from policywatch.transport import HOST_MAP_ENV
 
 SAMPLES = PACKAGE_ROOT / "samples"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SMTP_ENV = "POLICYWATCH_DEMO_SMTP_URL"
 Runner = Callable[[], dict[str, Any]]
 
@@ -59,34 +56,6 @@ class DemoWorld:
 
     def messages(self) -> list[EmailMessage]:
         return self.mail.messages
-
-
-class HostMapTransport(httpx.AsyncBaseTransport):
-    """Sends ``https://host/path`` to ``<base>/host/path`` on a loopback server (demo, tests)."""
-
-    def __init__(self, base: str) -> None:
-        target = httpx.URL(base)
-        if target.host not in LOOPBACK_HOSTS:
-            raise StateError(f"{HOST_MAP_ENV}={base}: only a loopback server may be mapped")
-        self._base = target
-        self._inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        mapped = self._base.copy_with(path=f"/{url.host}{url.path}", query=url.query or None)
-        headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"host"]
-        headers.insert(0, (b"Host", mapped.netloc))
-        forwarded = httpx.Request(
-            request.method,
-            mapped,
-            headers=headers,
-            stream=request.stream,
-            extensions=request.extensions,
-        )
-        return await self._inner.handle_async_request(forwarded)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 def _copy_tree(src: Path, dst: Path) -> list[Path]:

@@ -35,7 +35,7 @@ from policywatch.notify import (
     render_digest,
 )
 from policywatch.settings import DeliverySettings
-from policywatch.store_schema import alerts, items, utcnow
+from policywatch.store.schema import alerts, items, utcnow
 
 __all__ = ["ChannelCounts", "DeliveryReport", "deliver_pending", "list_alerts", "send_test"]
 

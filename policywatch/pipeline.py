@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -45,6 +44,7 @@ from policywatch.summary import (
     reason_text,
 )
 from policywatch.taxonomy import Taxonomy, load_taxonomy
+from policywatch.transport import HOST_MAP_ENV, host_map_transport
 from policywatch.watchlists import Watchlist, load_watchlists
 
 __all__ = [
@@ -67,9 +67,6 @@ __all__ = [
     "record_issue",
 ]
 
-# Test/demo-only hook: "http://127.0.0.1:PORT" sends every request to that loopback server,
-# under /<original host>/<path>, so the demo's issue pages can cite the real ministry URLs.
-HOST_MAP_ENV = "POLICYWATCH_HOST_MAP"
 
 # -- run context ---------------------------------------------------------------------------------
 
@@ -119,12 +116,7 @@ def open_store(url: str) -> Store:
 
 def make_client(settings: HttpSettings) -> PoliteClient:
     """The run's one HTTP client; honours the loopback host map when ``HOST_MAP_ENV`` is set."""
-    base = os.environ.get(HOST_MAP_ENV)
-    if not base:
-        return PoliteClient(settings)
-    from policywatch.demo import HostMapTransport  # demo/test only: loaded when asked for
-
-    return PoliteClient(settings, transport=HostMapTransport(base))
+    return PoliteClient(settings, transport=host_map_transport())
 
 
 # -- steps ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flows import testing
 from policywatch.demo import DemoWorld
 from policywatch.store import Store
-from policywatch.store_schema import items
+from policywatch.store.schema import items
 
 UI_BODY = {
     "enforce_parameter_schema": True,

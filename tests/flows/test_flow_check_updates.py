@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flows.check_updates import check_updates
 from policywatch.demo import DemoWorld
 from policywatch.store import Store
-from policywatch.store_schema import alerts, issues, items
+from policywatch.store.schema import alerts, issues, items
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -12,11 +12,12 @@ import pytest
 
 from flows.report import artifact_key, match_table, to_markdown
 from policywatch import pipeline as p
-from policywatch.demo import SAMPLES, HostMapTransport, build_workspace
+from policywatch.demo import SAMPLES, build_workspace
 from policywatch.devtools.loopback import LoopbackServer
 from policywatch.errors import PolicywatchError, StateError
 from policywatch.models import Notice
 from policywatch.settings import Config
+from policywatch.transport import HostMapTransport
 
 SITE = SAMPLES / "site" / "merics.org" / "en"
 BATTERY = SITE / "merics-briefs" / "battery-passports-industrial-robots-rare-earth-tracing.html"

@@ -15,7 +15,7 @@ from policywatch.devtools.mailsink import MailSink
 from policywatch.outbox import backoff, deliver_pending, list_alerts
 from policywatch.settings import DeliverySettings
 from policywatch.store import Store
-from policywatch.store_schema import alerts, metadata
+from policywatch.store.schema import alerts, metadata
 
 from .conftest import Hook, alert_for, make_item, record, store_url, write_channels
 

@@ -12,7 +12,7 @@ from policywatch.models import Alert, PolicyItem
 from policywatch.outbox import deliver_pending, list_alerts
 from policywatch.settings import DeliverySettings
 from policywatch.store import Store, alert_item_ref
-from policywatch.store_schema import item_notices, items
+from policywatch.store.schema import item_notices, items
 
 from .conftest import REASON, Hook, alert_for, make_item, record, write_channels
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from store_helpers import make_alert, make_item, make_notice, record
 
-import policywatch.store as store_module
+import policywatch.store.core as store_module
 from policywatch.store import Store
 
 

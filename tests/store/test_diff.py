@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from store_helpers import ISSUE_ID, count, make_alert, make_item, make_notice, record
 
 from policywatch.store import Store, alert_item_ref, item_hash
-from policywatch.store_schema import alerts, issues, items, notices
+from policywatch.store.schema import alerts, issues, items, notices
 
 
 def _row(store: Store, table: sa.Table, key: sa.Column[Any], value: str) -> Any:

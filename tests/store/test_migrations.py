@@ -11,9 +11,9 @@ from store_helpers import make_item, record
 
 from policywatch.errors import StateError
 from policywatch.store import Store
-from policywatch.store_db import make_engine
-from policywatch.store_migrations import MIGRATIONS, applied, migrate
-from policywatch.store_schema import alerts, metadata, utcnow
+from policywatch.store.engine import make_engine
+from policywatch.store.migrations import MIGRATIONS, applied, migrate
+from policywatch.store.schema import alerts, metadata, utcnow
 
 ALL = [name for name, _ in MIGRATIONS]
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from store_helpers import ISSUE_ID, count, make_alert, make_item, make_notice, record
 
-import policywatch.store as store_module
+import policywatch.store.core as store_module
 from policywatch.errors import StateError
 from policywatch.store import Store
 

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from policywatch.errors import StateError
-from policywatch.store_db import advisory_key, insert_for, write_tx
-from policywatch.store_schema import locks, utcnow
+from policywatch.store.engine import advisory_key, insert_for, write_tx
+from policywatch.store.schema import locks, utcnow
 
 log = logging.getLogger("policywatch.store")
 

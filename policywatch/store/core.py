@@ -1,8 +1,8 @@
 """The state store: what was seen (issues, items, notices), what changed, and the alert outbox.
 
 SQLAlchemy Core over SQLite (default, one machine) or PostgreSQL (several workers). The schema is
-in ``store_schema``, its migrations in ``store_migrations``, engine details in ``store_db``,
-the lock in ``store_locks``, the writes and content hashes in ``store_writes``.
+in ``schema``, its migrations in ``migrations``, engine details in ``engine``, the lock in
+``locks``, the writes and content hashes in ``writes`` (all in this package).
 
 Diff semantics (DESIGN 3.3): an item or notice never seen is ``new``; seen with another content
 hash it is ``revised`` (first_seen kept, last_seen bumped, the previous hash kept); the same hash
@@ -29,10 +29,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from policywatch.errors import StateError
 from policywatch.models import Alert, Change, IssueMeta, Notice, PolicyItem
-from policywatch.store_db import make_engine, write_tx
-from policywatch.store_locks import LOCK_TTL, hold_lock
-from policywatch.store_migrations import migrate
-from policywatch.store_schema import (
+from policywatch.store.engine import make_engine, write_tx
+from policywatch.store.locks import LOCK_TTL, hold_lock
+from policywatch.store.migrations import migrate
+from policywatch.store.schema import (
     alerts,
     issues,
     item_notices,
@@ -42,7 +42,7 @@ from policywatch.store_schema import (
     sources,
     utcnow,
 )
-from policywatch.store_writes import (
+from policywatch.store.writes import (
     alert_item_ref,
     change_of,
     chunks,

@@ -1,7 +1,7 @@
 """Named schema migrations, each applied in one transaction and recorded in ``schema_migrations``.
 
 Migrations are frozen: once released, a migration's DDL never changes; a schema change is a new
-entry at the end of ``MIGRATIONS`` (and the matching change in ``store_schema``). Opening a
+entry at the end of ``MIGRATIONS`` (and the matching change in ``schema``). Opening a
 database applies what is missing; a database that records a migration this code does not know
 was written by a newer policywatch and is refused rather than silently misread.
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from policywatch.errors import StateError
-from policywatch.store_db import advisory_key, write_tx
-from policywatch.store_schema import JsonText, UtcDateTime, schema_migrations, utcnow
+from policywatch.store.engine import advisory_key, write_tx
+from policywatch.store.schema import JsonText, UtcDateTime, schema_migrations, utcnow
 
 Migration = tuple[str, Callable[[Connection], None]]
 

@@ -1,6 +1,6 @@
 """The state database's current schema (DESIGN 3.3), as SQLAlchemy Core tables.
 
-These tables describe the schema *after* every migration in ``policywatch.store_migrations``;
+These tables describe the schema *after* every migration in ``policywatch.store.migrations``;
 queries use them. Migrations never import them (a migration is frozen DDL), so changing a table
 here always goes with a new migration there.
 

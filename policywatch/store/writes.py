@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from policywatch.models import Alert, Change, IssueMeta, Notice, PolicyItem
-from policywatch.store_db import insert_for
-from policywatch.store_schema import alerts, issues, item_notices, items, notices
+from policywatch.store.engine import insert_for
+from policywatch.store.schema import alerts, issues, item_notices, items, notices
 
 _ITEM_CONTENT = {"headline", "summary", "goals", "comment", "policy", "text", "date", "links"}
 _NOTICE_CONTENT = {"title", "issuing_body", "doc_number", "published", "body_text", "attachments"}
