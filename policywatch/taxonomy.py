@@ -59,6 +59,19 @@ class Company(_Strict):
         return _unique([self.name_en, *([self.name_zh] if self.name_zh else []), *self.aliases])
 
 
+class BodySpec(_Strict):
+    id: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+
+
+class BodiesFile(_Strict):
+    """The schema of bodies.yaml (``parsers.bodies`` reads it; ``check-config`` validates it)."""
+
+    bodies: list[BodySpec]
+
+
 class SectorsFile(_Strict):
     sectors: list[Sector]
 

@@ -57,6 +57,21 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
             _walk(item, (*loc, index), lines)
 
 
+# libyaml's C loader when PyYAML was built with it (about 10x faster on the taxonomy files);
+# it gives the same node marks, so file:line in errors is unchanged.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+    """One parse for both the line numbers (the node tree) and the data (built from it)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: Path) -> YamlDoc:
     """Read ``path`` with a safe loader; a syntax error becomes a ConfigError with file:line."""
     try:
@@ -69,8 +84,7 @@ def load_yaml(path: Path) -> YamlDoc:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _compose_and_construct(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from policywatch.errors import PolicywatchError
-from policywatch.settings import Config
+
+if TYPE_CHECKING:
+    from policywatch.settings import Config
 
 app = typer.Typer(
     name="policywatch",
@@ -23,7 +25,7 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-_state: dict[str, Config] = {}
+_state: dict[str, Any] = {}
 
 
 @app.callback()
@@ -43,14 +45,19 @@ def _main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    _state["config"] = Config(config_dir)
+    _state["config_dir"] = config_dir
+    _state.pop("config", None)
 
 
 def get_config() -> Config:
     """The run's configuration (set by the global ``--config-dir`` option)."""
     if "config" not in _state:
-        _state["config"] = Config()
-    return _state["config"]
+        # pydantic and YAML load only for commands that read the config
+        from policywatch.settings import Config
+
+        _state["config"] = Config(_state.get("config_dir"))
+    config: Config = _state["config"]
+    return config
 
 
 def fail(exc: PolicywatchError) -> typer.Exit:

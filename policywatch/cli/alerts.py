@@ -9,15 +9,17 @@ import os
 import socket
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from policywatch.channels import Channel, SecretResolver, load_channels
 from policywatch.cli._app import app, console, err_console, fail, get_config
 from policywatch.errors import ConfigError, PolicywatchError
-from policywatch.settings import Config
+
+if TYPE_CHECKING:  # apprise is loaded by the commands that send, not by --help
+    from policywatch.channels import Channel, SecretResolver
+    from policywatch.settings import Config
 
 CHANNELS_FILE = "channels.yaml"
 
@@ -29,6 +31,8 @@ class Status(StrEnum):
 
 
 def _channels(config: Config) -> dict[str, Channel]:
+    from policywatch.channels import load_channels
+
     return load_channels(config.dir / CHANNELS_FILE)
 
 

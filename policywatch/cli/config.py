@@ -8,37 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field
 
 from policywatch.cli._app import app, console, err_console, get_config
 from policywatch.errors import ConfigError
-from policywatch.settings import Config
-from policywatch.taxonomy import Taxonomy, load_taxonomy_files, taxonomy_paths
-from policywatch.watchlists import (
-    CHANNELS_FILE,
-    WATCHLISTS_FILE,
-    WatchlistsFile,
-    channel_names,
-    json_schema_text,
-    read_watchlists,
-)
-from policywatch.yamlconf import load_yaml, validate
 
+if TYPE_CHECKING:  # pydantic models and YAML load when the command runs, not for --help
+    from policywatch.settings import Config
+    from policywatch.taxonomy import Taxonomy
 
-class _BodySpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-    zh: str = Field(min_length=1)
-    aliases: list[str] = Field(default_factory=list)
-
-
-class _BodiesFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    bodies: list[_BodySpec]
+CHANNELS_FILE = "channels.yaml"
+WATCHLISTS_FILE = "watchlists.yaml"
 
 
 class _Report:
@@ -82,8 +64,11 @@ def _masked(url: str) -> str:
 
 
 def _check_bodies(config: Config) -> str | None:
+    from policywatch.taxonomy import BodiesFile
+    from policywatch.yamlconf import load_yaml, validate
+
     doc = load_yaml(config.dir / "bodies.yaml")
-    data = validate(doc, _BodiesFile)
+    data = validate(doc, BodiesFile)
     seen: dict[str, int] = {}
     dupes = []
     for i, body in enumerate(data.bodies):
@@ -100,17 +85,17 @@ def _check_channels(config: Config, resolve_env: bool) -> str | None:
     path = config.dir / CHANNELS_FILE
     if not path.exists():
         return "not found: watchlists cannot name channels"
-    try:
-        from policywatch.channels import load_channels
-    except ImportError:
-        names = channel_names(path) or []
-        return f"{len(names)} channel(s); URLs not checked (policywatch.channels missing)"
+    from policywatch.channels import load_channels
+
     channels = load_channels(path, resolve_env=resolve_env)
     shown = ", ".join(f"{name}={ch.masked()}" for name, ch in channels.items())
     return f"{len(channels)} channel(s): {shown}" if resolve_env else f"{len(channels)} channel(s)"
 
 
 def _check_watchlists(config: Config, path: Path, taxonomy: Taxonomy | None) -> str | None:
+    from policywatch.watchlists import WatchlistsFile, channel_names, read_watchlists
+    from policywatch.yamlconf import load_yaml, validate
+
     if taxonomy is None:
         data = validate(load_yaml(path), WatchlistsFile)
         return f"{len(data.watchlists)} watchlist(s); references not checked (taxonomy has errors)"
@@ -134,6 +119,8 @@ def check_config(
     ] = True,
 ) -> None:
     """Validate every config file at once; exit 2 listing every problem (file:line)."""
+    from policywatch.taxonomy import load_taxonomy_files, taxonomy_paths
+
     config = get_config()
     report = _Report()
     report.check(str(config.dir / "policywatch.yaml"), lambda: _check_app(config))
@@ -164,6 +151,8 @@ def schema(
     ] = None,
 ) -> None:
     """Print the JSON Schema of watchlists.yaml (for editor completion and checks)."""
+    from policywatch.watchlists import json_schema_text
+
     text = json_schema_text()
     if output is None:
         typer.echo(text, nl=False)

@@ -11,19 +11,22 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from policywatch.cli._app import app, console, err_console, get_config
 from policywatch.errors import ConfigError
-from policywatch.http import PoliteClient, fetch_url
-from policywatch.settings import AppSettings, SourceSettings
-from policywatch.sources import Candidate, SourceState, discover
+
+if TYPE_CHECKING:  # httpx and the sources load when a command fetches, not for --help
+    from policywatch.settings import AppSettings, SourceSettings
+    from policywatch.sources import Candidate, SourceState
 
 
 def _load_states(path: Path | None) -> dict[str, SourceState]:
+    from policywatch.sources import SourceState
+
     if path is None or not path.exists():
         return {}
     try:
@@ -57,6 +60,9 @@ async def _discover_all(
     settings: AppSettings, sources: list[SourceSettings], states: dict[str, SourceState],
     since: date | None, root: Path,
 ) -> list[Candidate]:  # fmt: skip
+    from policywatch.http import PoliteClient
+    from policywatch.sources import SourceState, discover
+
     found: list[Candidate] = []
     async with PoliteClient(settings.http) as client:
         for source in sources:
@@ -134,6 +140,8 @@ def fetch_command(
     ] = None,
 ) -> None:
     """Fetch one URL with the polite client and report what happened (status, charset, size)."""
+    from policywatch.http import fetch_url
+
     result = fetch_url(url, get_config().app.http)
     err_console.print(
         f"{result.status} {result.url} type={result.content_type} encoding={result.encoding} "

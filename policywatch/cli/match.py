@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -18,11 +18,13 @@ from rich.table import Table
 
 from policywatch.cli._app import app, console, get_config
 from policywatch.errors import ConfigError
-from policywatch.match import Matcher, tag_item
-from policywatch.models import Issue, IssueMeta, Match, Notice, PolicyItem, Reason
-from policywatch.settings import Config
-from policywatch.taxonomy import Taxonomy, load_taxonomy
-from policywatch.watchlists import Watchlist, load_watchlists
+
+if TYPE_CHECKING:  # the matcher and the models load when the command runs, not for --help
+    from policywatch.match import Matcher
+    from policywatch.models import Issue, IssueMeta, Match, Notice, PolicyItem, Reason
+    from policywatch.settings import Config
+    from policywatch.taxonomy import Taxonomy
+    from policywatch.watchlists import Watchlist
 
 
 class Format(StrEnum):
@@ -31,6 +33,10 @@ class Format(StrEnum):
 
 
 def build_matcher(config: Config, path: Path | None) -> tuple[Matcher, Taxonomy]:
+    from policywatch.match import Matcher
+    from policywatch.taxonomy import load_taxonomy
+    from policywatch.watchlists import load_watchlists
+
     taxonomy = load_taxonomy(config)
     watchlists = load_watchlists(config, path, taxonomy=taxonomy)
     return Matcher.build(watchlists, taxonomy, config.bodies), taxonomy
@@ -59,6 +65,8 @@ def _match_rows(
     taxonomy: Taxonomy,
     cited: dict[str, list[Notice]] | None = None,
 ) -> list[tuple[PolicyItem, list[Match]]]:
+    from policywatch.match import tag_item
+
     rows = []
     for item in issue.items:
         notices = (cited or {}).get(item.id, [])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from parsers.notices import PARSERS, NoticeParser
 from policywatch.cli._app import app
+
+if TYPE_CHECKING:
+    from parsers.notices import NoticeParser
 
 
 def parser_line(parser: NoticeParser, width: int) -> str:
@@ -17,6 +21,8 @@ def parser_line(parser: NoticeParser, width: int) -> str:
 @app.command("parsers")
 def parsers() -> None:
     """List the ministry notice parsers (chosen by the notice URL's host), one line each."""
+    from parsers.notices import PARSERS
+
     width = max(map(len, PARSERS))
     ordered = sorted(PARSERS.values(), key=lambda p: (p.name == "generic", p.name))
     for parser in ordered:

@@ -7,18 +7,18 @@ import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
 
-from parsers.bodies import BodyIndex
-from parsers.documents import load_document
 from parsers.errors import ParseError
-from parsers.merics import parse_issue
-from parsers.records import Issue, Notice
 from policywatch.cli._app import app, console, get_config
+
+if TYPE_CHECKING:  # the parsers (bs4, lxml, pydantic) load when a command parses, not for --help
+    from parsers.bodies import BodyIndex
+    from parsers.records import Issue, Notice
 
 __all__ = ["emit_issue", "issue_json", "issue_table", "parse"]
 
@@ -158,6 +158,9 @@ def parse(
         notice = _notice(data, source, site, bodies)
         typer.echo(json.dumps(notice.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
+    from parsers.documents import load_document
+    from parsers.merics import parse_issue
+
     doc = load_document(data, source, kind=_kind(content_type))
     issue = parse_issue(doc, bodies, url=source if _is_url(source) else None)
     from policywatch.match import tag_issue  # sectors/companies of the DESIGN 3.1 contract

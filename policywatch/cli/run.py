@@ -15,13 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from policywatch.cli._app import app, console, err_console, fail, get_config
-from policywatch.demo import run_demo, summary_table
 from policywatch.errors import PolicywatchError
 
 OWN_LOGGERS = ("policywatch", "parsers")
@@ -153,6 +151,8 @@ def run(
         )  # fmt: skip
     except PolicywatchError as exc:
         raise fail(exc) from None
+    from policywatch.demo import summary_table
+
     console.print(summary_table(summary, "check-updates" + (" (dry run)" if dry_run else "")))
 
 
@@ -193,6 +193,8 @@ def serve(
 
 
 def _serve(limit: int | None, wait: float) -> None:
+    import httpx
+
     from flows.deployments import api_url, serve_all, ui_url, wait_for_api
 
     if wait and not wait_for_api(wait):
@@ -235,6 +237,8 @@ def _serve_with_local_server(port: int, limit: int | None) -> None:
 @app.command("demo")
 def demo() -> None:
     """Offline demo: a synthetic site and an SMTP sink on loopback, three runs of check-updates."""
+    from policywatch.demo import run_demo
+
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     logging.getLogger().setLevel(logging.WARNING)
     counts = run_demo(lambda: run_check_updates(), console)
