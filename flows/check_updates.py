@@ -1,233 +1,77 @@
-"""The scheduled flow: discover -> fetch/parse -> follow notices -> diff -> match -> record -> deliver.
+"""The scheduled flow: list sources -> issues (concurrent) -> retry notices -> deliver -> summary.
 
-Thin on purpose: every task is a verb-named wrapper around a ``policywatch.pipeline`` step.
-Only the fetching tasks retry (with exponential backoff). One failing source, issue or notice is
-logged, shown in the summary artifact and retried next run; the flow fails only when no source
-was reachable or the state database is unusable.
+Thin on purpose: ``policywatch.intake`` does the work; this module only wraps its units in
+Prefect tasks at the grain an operator reads in the UI: one task per source listed, one per
+issue (named after the issue), one for the notices retried, one for delivery. No task retries:
+the HTTP client already retries what is worth retrying, so a failing feed costs the client's
+attempts once per run, not Prefect's retries times the client's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import State
-from prefect.tasks import exponential_backoff
+from prefect.runtime import flow_run
 
-from flows.common import attempt, deliver_step, failure_text, finish, guarded, open_run
+from flows.common import deliver_step, finish, guarded, open_run, parse_pool, run_timeout
 from policywatch import pipeline as p
-from policywatch.errors import (
-    BlockedError,
-    DisallowedHostError,
-    FetchError,
-    NotFoundError,
-    PolicywatchError,
-    TooLargeError,
-    UnresolvedHostError,
+from policywatch.intake import Intake, Runners, run_intake
+
+__all__ = ["check_updates", "run_name"]
+
+
+@task(name="list-source", task_run_name="list {label}", cache_policy=NO_CACHE)
+async def list_source(label: str, work: Callable[[], Awaitable[Any]]) -> Any:
+    return await work()
+
+
+@task(name="process-issue", task_run_name="{label}", cache_policy=NO_CACHE)
+async def process_issue_task(label: str, work: Callable[[], Awaitable[Any]]) -> Any:
+    return await work()
+
+
+@task(name="retry-notices", task_run_name="retry due notices", cache_policy=NO_CACHE)
+async def retry_notices(label: str, work: Callable[[], Awaitable[Any]]) -> Any:
+    return await work()
+
+
+def _runner(task_: Any) -> Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]]:
+    async def run(label: str, work: Callable[[], Awaitable[Any]]) -> Any:
+        return await task_(label.removeprefix("list ")[:120], work)
+
+    return run
+
+
+RUNNERS = Runners(
+    source=_runner(list_source), issue=_runner(process_issue_task), notices=_runner(retry_notices)
 )
-from policywatch.http import PoliteClient, host_key
-from policywatch.models import Alert, Change, Match, Notice
-from policywatch.settings import SourceSettings
-from policywatch.sources import Candidate, SourceState
-from policywatch.store import RecordResult
 
 
-class SourceUnreachable(PolicywatchError):
-    """Raised inside the discovery task so that Prefect retries it with backoff (``retry``)."""
-
-    def __init__(self, message: str, *, retry: bool = True) -> None:
-        super().__init__(message)
-        self.retry = retry
-
-
-def _transient(task: Any, task_run: Any, state: State[Any]) -> bool:
-    """Retry network trouble only: a 404, a challenge, a size cap, a disallowed host or a host
-    name that does not resolve won't heal within this run (the next run tries again)."""
-    exc = state.data  # the engine hands the exception over as the Failed state's data
-    if isinstance(exc, SourceUnreachable):
-        return exc.retry
-    permanent = (
-        BlockedError | NotFoundError | DisallowedHostError | TooLargeError | UnresolvedHostError
-    )
-    return isinstance(exc, FetchError) and not isinstance(exc, permanent)
-
-
-def _names_resolve(client: PoliteClient, source: SourceSettings) -> bool:
-    urls = [u for u in (source.feed_url, source.listing_url) if u and source.type == "merics"]
-    return not any(host_key(u) in client.unresolved_hosts for u in urls)
+def run_name() -> str:
+    """``check-updates 2026-03-02 06:00 · dry run · since 2026-01-01``: the runs list shows
+    what each run was asked to do."""
+    params = flow_run.get_parameters() or {}
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    parts = [f"{flow_run.get_flow_name() or 'check-updates'} {stamp}"]
+    if params.get("dry_run"):
+        parts.append("dry run")
+    if params.get("since"):
+        parts.append(f"since {params['since']}")
+    if params.get("sources"):
+        parts.append("sources " + ",".join(params["sources"]))
+    if params.get("deliver") is False:
+        parts.append("no delivery")
+    if params.get("location"):
+        parts.append(str(params["location"])[-60:])
+    return " · ".join(parts)
 
 
-@task(
-    name="discover-issues",
-    retries=2,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-)
-async def discover_issues(
-    rt: p.Runtime, client: PoliteClient, source: SourceSettings, since: dt.date | None
-) -> tuple[list[Candidate], SourceState, p.SourceOutcome]:
-    found, state, outcome = await p.discover_source(rt.store, client, source, rt.config, since)
-    if not outcome.ok:
-        raise SourceUnreachable(
-            outcome.error or "unreachable", retry=_names_resolve(client, source)
-        )
-    return found, state, outcome
-
-
-@task(
-    name="fetch-issue",
-    retries=2,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-)
-async def fetch_issue(client: PoliteClient, candidate: Candidate) -> bytes:
-    return await p.read_candidate(client, candidate)
-
-
-@task(name="parse-issue", cache_policy=NO_CACHE)
-async def parse_issue(rt: p.Runtime, data: bytes, candidate: Candidate) -> p.FetchedIssue | None:
-    kind = "pdf" if data[:5] == b"%PDF-" else None
-    fetched = p.parse_issue_bytes(
-        data, p.candidate_location(candidate), rt.config, source=candidate.source, kind=kind
-    )
-    return p.tag_issue(fetched, rt.taxonomy) if fetched is not None else None
-
-
-@task(name="follow-notices", cache_policy=NO_CACHE)
-async def follow_notices(
-    rt: p.Runtime, client: PoliteClient, links: dict[str, list[str]]
-) -> list[Notice]:
-    return await p.follow_notices(client, links, rt.config)
-
-
-@task(name="diff-items", cache_policy=NO_CACHE)
-async def diff_items(rt: p.Runtime, fetched: p.FetchedIssue) -> dict[str, Change]:
-    return p.diff_issue(rt.store, fetched)
-
-
-@task(name="match-items", cache_policy=NO_CACHE)
-async def match_items(
-    rt: p.Runtime,
-    fetched: p.FetchedIssue,
-    changes: dict[str, Change],
-    notices: list[Notice],
-    links: dict[str, list[str]],
-    force: bool,
-) -> list[Match]:
-    return p.match_items(rt.matcher, fetched, changes, notices, links, force=force)
-
-
-@task(name="record-issue", cache_policy=NO_CACHE)
-async def record_issue(
-    rt: p.Runtime,
-    fetched: p.FetchedIssue,
-    notices: list[Notice],
-    links: dict[str, list[str]],
-    alerts: list[Alert],
-) -> RecordResult:
-    return p.record_issue(rt.store, fetched, notices, links, alerts, rt.run_id)
-
-
-async def process_candidate(
-    rt: p.Runtime,
-    client: PoliteClient,
-    candidate: Candidate,
-    summary: p.RunSummary,
-    *,
-    dry_run: bool,
-    force: bool = False,
-) -> bool:
-    """One issue end to end; returns False (and records why) instead of raising."""
-    where = p.candidate_location(candidate)
-    fetched_state = await attempt(fetch_issue, client, candidate)
-    if fetched_state.is_failed():
-        return _failed(summary, candidate, await failure_text(fetched_state))
-    parsed_state = await attempt(parse_issue, rt, await fetched_state.aresult(), candidate)
-    if parsed_state.is_failed():
-        return _failed(summary, candidate, await failure_text(parsed_state))
-    fetched = await parsed_state.aresult()
-    if fetched is None:
-        summary.issues.append(p.IssueOutcome(where, candidate.source, "ignored", candidate.title))
-        return True
-    mark = summary.checkpoint()
-    try:
-        await handle_issue(rt, client, fetched, summary, dry_run=dry_run, force=force)
-    except Exception as exc:  # this issue only: listed as failed, retried next run
-        if p.state_unusable(exc):
-            raise
-        summary.rollback(mark)
-        return _failed(summary, candidate, f"{type(exc).__name__}: {exc}")
-    return True
-
-
-async def handle_issue(
-    rt: p.Runtime,
-    client: PoliteClient,
-    fetched: p.FetchedIssue,
-    summary: p.RunSummary,
-    *,
-    dry_run: bool,
-    force: bool = False,
-) -> None:
-    """Notices, diff, match and record for one parsed issue (shared with process-issue)."""
-    links = p.links_by_item(fetched, client)
-    known = p.is_known(rt.store, fetched) and not force
-    wanted = p.notices_to_retry(rt.store, links) if known else links
-    notices = await follow_notices(rt, client, wanted)
-    fetched = p.tag_with_notices(fetched, notices, links, rt.taxonomy)
-    changes = await diff_items(rt, fetched)
-    matches = [] if known else await match_items(rt, fetched, changes, notices, links, force)
-    alerts = p.build_alerts(rt.watchlists, matches, fetched.issue.items, changes, rt.run_id)
-    p.summarise_issue(summary, fetched, changes, notices, matches)
-    if dry_run:
-        return
-    fresh = p.unqueued(rt.store, alerts)
-    result = await record_issue(rt, fetched, notices, links, alerts)
-    summary.count_enqueued(fresh, result.alerts_enqueued)
-
-
-def _failed(summary: p.RunSummary, candidate: Candidate, error: str) -> bool:
-    get_run_logger().warning("issue %s failed: %s", p.candidate_location(candidate), error)
-    summary.issues.append(
-        p.IssueOutcome(
-            p.candidate_location(candidate),
-            candidate.source,
-            "failed",
-            candidate.title,
-            candidate.published,
-            error=error,
-        )
-    )
-    return False
-
-
-async def discover_all(
-    rt: p.Runtime,
-    client: PoliteClient,
-    sources: list[SourceSettings],
-    since: dt.date | None,
-    summary: p.RunSummary,
-) -> list[tuple[SourceSettings, list[Candidate], SourceState | None]]:
-    """Every selected source; an unreachable one is recorded (its state counts the failure)."""
-    out: list[tuple[SourceSettings, list[Candidate], SourceState | None]] = []
-    for source in sources:
-        state = await attempt(discover_issues, rt, client, source, since)
-        if state.is_failed():
-            error = await failure_text(state)
-            summary.sources.append(p.SourceOutcome(source.name, False, 0, error))
-            out.append((source, [], None))
-            continue
-        found, new_state, outcome = await state.aresult()
-        summary.sources.append(outcome)
-        out.append((source, found, new_state))
-    return out
-
-
-@flow(name="check-updates", log_prints=False)
+@flow(name="check-updates", flow_run_name=run_name, log_prints=False, timeout_seconds=run_timeout())
 async def check_updates(
     dry_run: bool = False,
     since: dt.date | None = None,
@@ -244,75 +88,35 @@ async def check_updates(
     """
     rt, summary = open_run(dry_run)
     async with guarded(rt, summary, "check-updates"):
-        await _check(rt, summary, dry_run, since, sources)
-        if deliver and not dry_run:
-            await deliver_step(rt, summary)
-        return await finish(rt, summary, "check-updates")
-
-
-async def _check(
-    rt: p.Runtime,
-    summary: p.RunSummary,
-    dry_run: bool,
-    since: dt.date | None,
-    names: list[str] | None,
-) -> None:
-    log = get_run_logger()
-    selected = p.selected_sources(rt.config, names)
-    async with p.make_client(rt.config.app.http) as client:
-        discovered = await discover_all(rt, client, selected, since, summary)
-        candidates = sum(len(c) for _, c, _ in discovered)
-        log.info("discover: %d source(s), %d candidate issue(s)", len(selected), candidates)
-        for source, _, state in discovered:
-            if state is None and not dry_run:
-                p.count_source_failure(rt.store, source.name, summary)
-        p.check_reachable(summary.sources)
-        for source, found, state in discovered:
-            failed = [
-                c.key
-                for c in found
-                if not await process_candidate(rt, client, c, summary, dry_run=dry_run)
-            ]
-            if state is not None and not dry_run:
-                kept = p.forget_failed(state, failed)
-                rt.store.save_source_state(source.name, kept.model_dump(mode="json"))
-        await retry_notices(rt, client, summary, dry_run=dry_run)
-    _log_stages(summary)
-
-
-async def retry_notices(
-    rt: p.Runtime, client: PoliteClient, summary: p.RunSummary, *, dry_run: bool
-) -> None:
-    """Notices of recorded issues that failed before (404, challenge, error): try them again.
-
-    Items whose notice is readable now are matched again; the outbox keys keep anyone from
-    getting an alert twice, so only matches that need the notice's text add alerts.
-    """
-    done = {i.url for i in summary.issues}
-    for issue_id, links in rt.store.failed_notice_links().items():
-        fetched = p.stored_issue(rt.store, issue_id, links) if issue_id not in done else None
-        if fetched is None:
-            continue
-        notices = await follow_notices(rt, client, links)
-        summary.notices.extend(
-            p.NoticeRow(n.url, n.site, n.status, n.title, n.error) for n in notices
+        clock, statements = time.perf_counter(), rt.store.statements
+        selected = p.selected_sources(rt.config, sources)
+        async with p.make_client(rt.config.app.http) as client, parse_pool(rt.config) as pool:
+            intake = Intake(rt, client, pool, dry_run=dry_run, since=since)
+            await run_intake(intake, summary, selected, RUNNERS, on_listed=log_listed)
+        summary.stats.update(
+            intake_s=round(time.perf_counter() - clock, 3),
+            intake_statements=rt.store.statements - statements,
         )
-        again = p.recovered(notices, links)
-        changes: dict[str, Change] = dict.fromkeys(again, "new")
-        matches = await match_items(rt, fetched, changes, notices, again, False) if again else []
-        alerts = p.build_alerts(rt.watchlists, matches, fetched.issue.items, changes, rt.run_id)
-        p.add_matches(summary, fetched, changes, matches)
-        if not dry_run:
-            fresh = p.unqueued(rt.store, alerts)
-            result = await record_issue(rt, fetched, notices, links, alerts)
-            summary.count_enqueued(fresh, result.alerts_enqueued)
+        log_stages(summary)
+        if deliver and not dry_run:
+            before = rt.store.statements
+            await deliver_step(rt, summary)
+            summary.stats["delivery_statements"] = rt.store.statements - before
+        summary.stats["pipeline_s"] = round(time.perf_counter() - clock, 3)
+        return await finish(rt, summary, "check-updates")
 
 
 def _counts(counts: dict[str, int], empty: str) -> str:
     return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or empty
 
 
-def _log_stages(summary: p.RunSummary) -> None:
+def log_listed(summary: p.RunSummary) -> None:
+    sources, candidates = len(summary.sources), sum(s.candidates for s in summary.sources)
+    get_run_logger().info("discover: %d source(s), %d candidate issue(s)", sources, candidates)
+
+
+def log_stages(summary: p.RunSummary) -> None:
+    """One line per stage: the CLI's progress display moves along with them."""
     log = get_run_logger()
     issues, notices = summary.issue_counts(), summary.notice_counts()
     log.info("fetch+parse: %s", _counts(dict(issues), "no new issues"))

@@ -7,6 +7,7 @@ UI shows one history per deployment. Artifacts carry names and counts only, neve
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -21,6 +22,19 @@ from flows.report import artifact_key, headline, match_table, to_markdown
 from policywatch import pipeline as p
 from policywatch.channels import SecretResolver
 from policywatch.settings import Config
+
+
+def run_timeout() -> float:
+    """The flows' time limit: far above a backfill and above the worst case of a delivery
+    (see the README's "Timeouts"), so a timeout never cuts a send the server may hold.
+    ``POLICYWATCH_RUN_TIMEOUT`` (seconds) changes it."""
+    return float(os.environ.get("POLICYWATCH_RUN_TIMEOUT", 4 * 3600))
+
+
+def parse_pool(config: Config) -> Any:
+    from policywatch.pool import pool_for
+
+    return pool_for(config)
 
 
 def run_id() -> str:
@@ -55,7 +69,7 @@ async def failure_text(state: State[Any]) -> str:
 
 def secret_resolver() -> SecretResolver:
     """Reads ``secret:NAME`` channel URLs from Prefect Secret blocks, at delivery time only."""
-    from flows.secrets import prefect_secret
+    from flows.secret_blocks import prefect_secret
 
     return prefect_secret
 

@@ -12,13 +12,18 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.check_updates import process_candidate
-from flows.common import deliver_step, finish, guarded, open_run
+from flows.check_updates import process_issue_task, run_name
+from flows.common import deliver_step, finish, guarded, open_run, parse_pool, run_timeout
 from policywatch import pipeline as p
 from policywatch.errors import PolicywatchError
+from policywatch.intake import Intake, process_all
 from policywatch.sources import Candidate
 
 SOURCE = "manual"
+
+
+async def _issue_runner(label: str, work: Any) -> Any:
+    return await process_issue_task(label, work)
 
 
 def candidate_for(location: str) -> Candidate:
@@ -33,7 +38,7 @@ def candidate_for(location: str) -> Candidate:
     return Candidate(source=SOURCE, url=None, path=path.resolve(), content=data, key=key)
 
 
-@flow(name="process-issue", log_prints=False)
+@flow(name="process-issue", flow_run_name=run_name, log_prints=False, timeout_seconds=run_timeout())
 async def process_issue(
     location: str, force: bool = False, dry_run: bool = False, deliver: bool = True
 ) -> dict[str, Any]:
@@ -48,12 +53,16 @@ async def process_issue(
     candidate = candidate_for(location)
     rt, summary = open_run(dry_run)
     async with guarded(rt, summary, "process-issue"):
-        async with p.make_client(rt.config.app.http) as client:
-            ok = await process_candidate(
-                rt, client, candidate, summary, dry_run=dry_run, force=force
-            )
-        if not ok:
-            raise PolicywatchError(f"{location}: {summary.issues[-1].error}")
+        async with p.make_client(rt.config.app.http) as client, parse_pool(rt.config) as pool:
+            intake = Intake(rt, client, pool, dry_run=dry_run, force=force)
+            [result] = await process_all(intake, [candidate], _issue_runner)
+            await intake.flush_notices()
+        if result.summary is not None:
+            summary.merge(result.summary)
+        if result.verdict == "failed":
+            raise PolicywatchError(f"{location}: {result.reason}")
+        if not summary.issues:
+            raise PolicywatchError(f"{location}: {result.reason or 'not an issue'}")
         get_run_logger().info("process: %s", summary.issues[-1].status)
         if deliver and not dry_run:
             await deliver_step(rt, summary)

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Section = Literal["top", "policy_news", "corporate_news"]
-NoticeStatus = Literal["ok", "not_found", "blocked", "error"]
+NoticeStatus = Literal["ok", "not_found", "blocked", "error", "gave_up"]
 
 
 class Record(BaseModel):

@@ -180,8 +180,8 @@ class PoliteClient:
                 pool=settings.total_timeout,
             ),
             limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
+                max_connections=settings.connection_limit(),
+                max_keepalive_connections=settings.connection_limit(),
             ),
             follow_redirects=False,
         )

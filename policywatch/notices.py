@@ -1,7 +1,9 @@
 """Following an item's links to the ministry notices it cites (DESIGN stage "follow notices").
 
 A notice that cannot be read is still a record: ``not_found``, ``blocked`` or ``error`` with the
-reason, so one bad page never stops the others and the state store can retry it next run.
+reason, so one bad page never stops the others and the state store can retry it later. Parsing
+is a callable (``Parse``): the run hands in its process pool, one-off commands parse inline.
+Pages whose validators are known are asked for conditionally; a 304 keeps the stored notice.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 
 from parsers.bodies import BodyIndex
-from parsers.notices import canonical_url, find_redirect, parse_notice, site_for
+from parsers.notices import canonical_url, find_redirect
 from parsers.notices.base import error_notice
 from parsers.notices.common import decode_html
 from parsers.notices.pdf import is_pdf
@@ -20,38 +23,58 @@ from parsers.records import Notice, PolicyItem
 from policywatch.errors import BlockedError, FetchError, NotFoundError, ParseError
 from policywatch.http import FetchResult, PoliteClient
 
-__all__ = ["MAX_JS_REDIRECTS", "fetch_notice", "fetch_notices", "notice_links"]
+__all__ = [
+    "MAX_JS_REDIRECTS",
+    "Fetched",
+    "Parse",
+    "fetch_notice",
+    "fetch_notices",
+    "inline_parser",
+    "notice_links",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_JS_REDIRECTS = 3
 
+# (fetched page, forced site or None) -> the notice on it
+Parse = Callable[[FetchResult, str | None], Awaitable[Notice]]
+
+
+@dataclass
+class Fetched:
+    """One notice after a fetch: the record, and the validators for the next conditional GET.
+
+    ``not_modified`` means the server answered 304 and ``notice`` is the stored one.
+    """
+
+    notice: Notice
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
 
 def _site(url: str, site: str | None) -> str:
+    from parsers.notices import site_for
+
     return site or site_for(url) or "generic"
+
+
+def inline_parser(bodies: BodyIndex) -> Parse:
+    """Parse in this process (CLI commands, tests); a run parses in its pool instead."""
+    from policywatch.jobs import parse_notice_page
+
+    async def parse(result: FetchResult, site: str | None) -> Notice:
+        return parse_notice_page(
+            result.content, result.url, result.content_type, result.encoding, site, bodies
+        )
+
+    return parse
 
 
 def _is_html(result: FetchResult) -> bool:
     kind = (result.content_type or "text/html").lower()
     return "html" in kind and not is_pdf(result.content)
-
-
-# Content types a notice can be read from; anything else (a linked .docx, a zip) is reported.
-_READABLE_TYPES = frozenset({"text/plain", "application/pdf", "application/octet-stream"})
-
-
-def _parse(result: FetchResult, site: str | None, bodies: BodyIndex) -> Notice:
-    kind = (result.content_type or "").split(";")[0].strip().lower()
-    readable = kind in _READABLE_TYPES or kind.endswith(("html", "/xml", "+xml"))
-    if kind and not readable and not is_pdf(result.content):
-        reason = f"not a web page or PDF ({kind}); open the file itself"
-        return error_notice(result.url, _site(result.url, site), reason)
-    try:
-        return parse_notice(
-            result.content, result.url, site=site, bodies=bodies, encoding=result.encoding
-        )
-    except ParseError as exc:
-        return error_notice(result.url, _site(result.url, site), str(exc))
 
 
 def _js_target(result: FetchResult, notice: Notice) -> str | None:
@@ -67,51 +90,83 @@ def _js_target(result: FetchResult, notice: Notice) -> str | None:
 
 
 async def _fetch_and_parse(
-    client: PoliteClient, url: str, site: str | None, bodies: BodyIndex
-) -> Notice:
+    client: PoliteClient, url: str, site: str | None, parse: Parse, stored: Fetched | None
+) -> Fetched:
     """GET and parse ``url``, following JS redirects with Referer = the redirect page."""
     current, referer = url, None
+    etag = stored.etag if stored else None
+    modified = stored.last_modified if stored else None
     for hop in range(MAX_JS_REDIRECTS + 1):
-        result = await client.get(current, referer=referer)
-        notice = _parse(result, site, bodies)
+        result = await client.get(current, referer=referer, etag=etag, last_modified=modified)
+        if result.not_modified and stored is not None:
+            return Fetched(stored.notice, result.etag, result.last_modified, not_modified=True)
+        notice = await parse(result, site)
         target = _js_target(result, notice)
         if target is None or hop == MAX_JS_REDIRECTS:
-            return notice
+            return Fetched(notice, result.etag, result.last_modified)
         if not client.is_allowed(target):
             raise FetchError(url, f"JS redirect to a host outside the allow-list: {target}")
         log.debug("%s: following JS redirect to %s", result.url, target)
-        current, referer = target, result.url
+        current, referer, etag, modified = target, result.url, None, None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def fetch_notice(
-    client: PoliteClient, url: str, bodies: BodyIndex, *, site: str | None = None
+    client: PoliteClient,
+    url: str,
+    bodies: BodyIndex | None = None,
+    *,
+    site: str | None = None,
+    parse: Parse | None = None,
+    stored: Fetched | None = None,
 ) -> Notice:
     """Fetch and parse one notice; page problems become the notice's status, never exceptions.
 
     ``site`` forces a parser (for mirrors and test servers whose host names no site).
     """
+    return (
+        await fetch_one(client, url, site=site, parse=parse or _inline(bodies), stored=stored)
+    ).notice
+
+
+def _inline(bodies: BodyIndex | None) -> Parse:
+    if bodies is None:
+        raise ValueError("fetch_notice needs bodies or a parse callable")
+    return inline_parser(bodies)
+
+
+async def fetch_one(
+    client: PoliteClient,
+    url: str,
+    *,
+    parse: Parse,
+    site: str | None = None,
+    stored: Fetched | None = None,
+) -> Fetched:
+    """Like :func:`fetch_notice`, with the validators and whether the stored copy still holds."""
     name = _site(url, site)
     try:
-        notice = await _fetch_and_parse(client, url, site, bodies)
+        fetched = await _fetch_and_parse(client, url, site, parse, stored)
     except NotFoundError as exc:
-        notice = error_notice(url, name, str(exc), "not_found")
+        fetched = Fetched(error_notice(url, name, str(exc), "not_found"))
     except BlockedError as exc:
-        notice = error_notice(url, name, str(exc), "blocked")
-    except FetchError as exc:
-        notice = error_notice(url, name, str(exc))
+        fetched = Fetched(error_notice(url, name, str(exc), "blocked"))
+    except (FetchError, ParseError) as exc:
+        fetched = Fetched(error_notice(url, name, str(exc)))
     # The cited URL stays the key: items link to it, a redirect target may change.
-    return notice.model_copy(
+    fetched.notice = fetched.notice.model_copy(
         update={"url": canonical_url(url), "fetched_at": dt.datetime.now(dt.UTC)}
     )
+    return fetched
 
 
 async def fetch_notices(
     client: PoliteClient,
     urls: Iterable[str],
-    bodies: BodyIndex,
+    bodies: BodyIndex | None = None,
     *,
     site: str | None = None,
+    parse: Parse | None = None,
 ) -> list[Notice]:
     """Fetch many notices concurrently (the client enforces per-host limits), input order kept.
 
@@ -124,7 +179,9 @@ async def fetch_notices(
             unique.setdefault(canonical)
         else:
             log.debug("skipping %s: host not on the allow-list", url)
-    return list(await asyncio.gather(*(fetch_notice(client, u, bodies, site=site) for u in unique)))
+    parser = parse or _inline(bodies)
+    found = await asyncio.gather(*(fetch_one(client, u, site=site, parse=parser) for u in unique))
+    return [f.notice for f in found]
 
 
 def notice_links(item: PolicyItem, is_allowed: Callable[[str], bool]) -> list[str]:

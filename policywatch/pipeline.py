@@ -10,9 +10,6 @@ database or no reachable source fails a run (:func:`check_reachable`).
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -20,19 +17,26 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from parsers.documents import load_document
-from parsers.merics import parse_issue
 from parsers.records import Issue, Notice, PolicyItem
 from policywatch.channels import SecretResolver, load_channels
 from policywatch.errors import PolicywatchError, StateError
 from policywatch.http import PoliteClient
-from policywatch.match import Matcher, tag_item
+from policywatch.match import Matcher
 from policywatch.models import Alert, Change, Match
-from policywatch.notices import fetch_notices, notice_links
+from policywatch.notices import notice_links
 from policywatch.outbox import DeliveryReport, deliver_pending
+from policywatch.parsing import (
+    FetchedIssue,
+    issue_hash,
+    parse_issue_bytes,
+    tag_issue,
+    tag_with_notices,
+)
 from policywatch.settings import Config, HttpSettings, SourceSettings
-from policywatch.sources import Candidate, SourceState, discover
-from policywatch.store import RecordResult, Store, alert_item_ref
+from policywatch.sources import Candidate
+from policywatch.store import RecordResult, Store, alert_item_ref, item_hash
+from policywatch.store.reads import Snapshot
+from policywatch.store.writes import change_of
 from policywatch.summary import (
     IssueOutcome,
     IssueStatus,
@@ -58,13 +62,17 @@ __all__ = [
     "Runtime",
     "SourceOutcome",
     "build_alerts",
+    "changes_from",
     "check_reachable",
     "diff_issue",
+    "issue_hash",
     "make_client",
     "match_items",
     "open_runtime",
     "parse_issue_bytes",
     "record_issue",
+    "tag_issue",
+    "tag_with_notices",
 ]
 
 
@@ -122,72 +130,6 @@ def make_client(settings: HttpSettings) -> PoliteClient:
 # -- steps ----------------------------------------------------------------------------------------
 
 
-@dataclass
-class FetchedIssue:
-    """One issue read and parsed, with the hash that tells a re-published copy from a revision."""
-
-    source: str
-    url: str
-    issue: Issue
-    content_hash: str
-
-    @property
-    def issue_id(self) -> str:
-        return self.issue.issue.url or self.url
-
-    @property
-    def title(self) -> str:
-        return self.issue.issue.title or self.url
-
-
-async def discover_source(
-    store: Store,
-    client: PoliteClient,
-    source: SourceSettings,
-    config: Config,
-    since: dt.date | None,
-) -> tuple[list[Candidate], SourceState, SourceOutcome]:
-    """New candidates of one source; the new state is saved only after they are processed."""
-    state = SourceState.model_validate(store.source_state(source.name) or {})
-    found, new_state = await discover(source, client, state, since=since, root=config.root)
-    ok = new_state.consecutive_failures == 0
-    error = None if ok else new_state.last_error
-    return found, new_state, SourceOutcome(source.name, ok, len(found), error)
-
-
-def forget_failed(state: SourceState, failed_keys: Iterable[str]) -> SourceState:
-    """Drop failed candidates from ``seen`` and the feed's validators, so the next run retries.
-
-    Without clearing ETag/Last-Modified an unchanged feed answers 304 and the failed issue
-    would never be listed again.
-    """
-    failed = set(failed_keys)
-    if not failed:
-        return state
-    seen = [k for k in state.seen if k not in failed]
-    return state.model_copy(update={"seen": seen, "etag": None, "last_modified": None})
-
-
-def count_source_failure(store: Store, name: str, summary: RunSummary) -> None:
-    """Persist one more consecutive failure of a source that stayed unreachable after retries."""
-    state = SourceState.model_validate(store.source_state(name) or {})
-    error = next((o.error for o in summary.sources if o.name == name), None)
-    state.consecutive_failures += 1
-    state.last_error = error
-    store.save_source_state(name, state.model_dump(mode="json"))
-
-
-async def read_candidate(client: PoliteClient, candidate: Candidate) -> bytes:
-    """The candidate's bytes: already fetched by discovery, else fetched (or read) now."""
-    if candidate.content is not None:
-        return candidate.content
-    if candidate.path is not None:
-        return candidate.path.read_bytes()
-    if candidate.url is None:
-        raise PolicywatchError(f"candidate {candidate.key} has neither content, path nor URL")
-    return (await client.get(candidate.url)).content
-
-
 def candidate_location(candidate: Candidate) -> str:
     return candidate.url or (str(candidate.path) if candidate.path else candidate.key)
 
@@ -221,52 +163,6 @@ def state_unusable(exc: BaseException) -> bool:
     return isinstance(exc, StateError | sa.exc.OperationalError | sa.exc.InterfaceError)
 
 
-def issue_hash(issue: Issue) -> str:
-    data = issue.model_dump(mode="json", exclude={"issue": {"url"}})
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def parse_issue_bytes(
-    data: bytes, url: str, config: Config, *, source: str = "", kind: str | None = None
-) -> FetchedIssue | None:
-    """Parse one issue; ``None`` when the page belongs to another series (China Essentials...)."""
-    doc = load_document(data, url, kind=kind)
-    if doc.series and "china industries" not in doc.series.lower():
-        return None
-    issue = parse_issue(doc, config.bodies, url=url)
-    if not issue.items:
-        return None
-    return FetchedIssue(source=source, url=url, issue=issue, content_hash=issue_hash(issue))
-
-
-def tag_issue(fetched: FetchedIssue, taxonomy: Taxonomy) -> FetchedIssue:
-    """Fill each item's sectors and companies from the taxonomy (before hashing for the diff)."""
-    items = [tag_item(i, taxonomy) for i in fetched.issue.items]
-    issue = fetched.issue.model_copy(update={"items": items})
-    return FetchedIssue(fetched.source, fetched.url, issue, issue_hash(issue))
-
-
-def tag_with_notices(
-    fetched: FetchedIssue,
-    notices: Sequence[Notice],
-    links: dict[str, list[str]],
-    taxonomy: Taxonomy,
-) -> FetchedIssue:
-    """Add the sectors and companies named in each item's readable notices.
-
-    The content hash stays: tags are derived data, and the hash must still say whether the
-    issue itself changed (notices are fetched after that check).
-    """
-    readable = {n.url: n for n in notices if n.status == "ok"}
-    items = [
-        tag_item(item, taxonomy, [readable[u] for u in links.get(item.id, ()) if u in readable])
-        for item in fetched.issue.items
-    ]
-    issue = fetched.issue.model_copy(update={"items": items})
-    return FetchedIssue(fetched.source, fetched.url, issue, fetched.content_hash)
-
-
 def is_known(store: Store, fetched: FetchedIssue) -> bool:
     """The same issue with the same content was recorded before: skip matching and alerts."""
     return store.known_issue(fetched.issue_id) == fetched.content_hash
@@ -276,28 +172,14 @@ def links_by_item(fetched: FetchedIssue, client: PoliteClient) -> dict[str, list
     return {i.id: notice_links(i, client.is_allowed) for i in fetched.issue.items}
 
 
-def notices_to_retry(store: Store, links: dict[str, list[str]]) -> dict[str, list[str]]:
-    """For an unchanged issue: only links never fetched or whose last fetch failed."""
-    out: dict[str, list[str]] = {}
-    for item_id, urls in links.items():
-        stale = [u for u in urls if (n := store.notice(u)) is None or n.status != "ok"]
-        if stale:
-            out[item_id] = stale
-    return out
-
-
-async def follow_notices(
-    client: PoliteClient, links: dict[str, list[str]], config: Config
-) -> list[Notice]:
-    """Fetch every cited notice once, concurrently; failures come back as notice statuses."""
-    urls = list(dict.fromkeys(u for urls in links.values() for u in urls))
-    if not urls:
-        return []
-    return await fetch_notices(client, urls, config.bodies)
-
-
 def diff_issue(store: Store, fetched: FetchedIssue) -> dict[str, Change]:
     return store.diff_items(fetched.issue.items)
+
+
+def changes_from(snapshot: Snapshot, items: Sequence[PolicyItem]) -> dict[str, Change]:
+    """new / revised / unchanged per item against the hashes read before the notices."""
+    stored = snapshot.item_hashes
+    return {i.id: change_of(stored.get(i.id), item_hash(i), i.id in stored) for i in items}
 
 
 def match_items(
@@ -355,18 +237,28 @@ def build_alerts(
 def record_issue(
     store: Store,
     fetched: FetchedIssue,
+    snapshot: Snapshot | None,
     notices: Sequence[Notice],
     links: dict[str, list[str]],
     alerts: Sequence[Alert],
     run_id: str,
 ) -> RecordResult:
-    """Items, notices, links and alerts in one transaction (a crash leaves all or nothing)."""
-    fetched_urls = {n.url for n in notices}
-    item_links = {k: [u for u in v if u in fetched_urls] for k, v in links.items()}
-    return store.record(
+    """Items, links and alerts in one transaction (a crash leaves all or nothing).
+
+    With a ``snapshot`` (the run's path) the notices are written separately, in batches; without
+    one (tests, re-recording a stored issue) they are written in the same transaction.
+    """
+    item_links = {k: v for k, v in links.items() if v}
+    if snapshot is None:
+        return store.record(
+            issue_id=fetched.issue_id, source=fetched.source, meta=fetched.issue.issue,
+            content_hash=fetched.content_hash, items=fetched.issue.items, notices=notices,
+            item_notices=item_links, alerts=alerts, run_id=run_id,
+        )  # fmt: skip
+    return store.record_issue(
         issue_id=fetched.issue_id, source=fetched.source, meta=fetched.issue.issue,
-        content_hash=fetched.content_hash, items=fetched.issue.items, notices=notices,
-        item_notices={k: v for k, v in item_links.items() if v}, alerts=alerts, run_id=run_id,
+        content_hash=fetched.content_hash, items=fetched.issue.items, snapshot=snapshot,
+        item_notices=item_links, alerts=alerts, run_id=run_id,
     )  # fmt: skip
 
 
@@ -424,7 +316,7 @@ def add_matches(
         )
 
 
-def unqueued(store: Store, alerts: Sequence[Alert]) -> list[Alert]:
+def unqueued(store: Store, alerts: Sequence[Alert]) -> list[Alert]:  # tests and dry runs
     """The alerts whose keys are not in the outbox yet (what ``record`` will actually add)."""
     fresh = store.new_alert_keys([a.key for a in alerts])
     return [a for a in alerts if a.key in fresh]
@@ -469,7 +361,7 @@ def new_run_id() -> str:
 
 def stored_issue(store: Store, issue_id: str, item_ids: Iterable[str]) -> FetchedIssue | None:
     """The recorded items of one issue, as a FetchedIssue that records back unchanged."""
-    rows = [row for i in item_ids if (row := store.item(i)) is not None]
+    rows = store.items_by_id(list(item_ids))
     content_hash = store.known_issue(issue_id)
     if not rows or content_hash is None:
         return None

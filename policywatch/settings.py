@@ -82,7 +82,9 @@ class HttpSettings(Section):
     per_host_interval: float = Field(
         0.5, ge=0, description="minimum seconds between request starts per host"
     )
-    max_connections: int = Field(20, ge=1)
+    max_connections: int | None = Field(
+        None, ge=1, description="open connections in all; default: allowed hosts x per-host limit"
+    )
     max_redirects: int = Field(5, ge=0, le=20)
     allowed_hosts: list[Annotated[str, AfterValidator(_bare_host)]] = Field(
         default_factory=list, description="added to the built-in allow-list"
@@ -90,6 +92,11 @@ class HttpSettings(Section):
 
     def allow_list(self) -> tuple[str, ...]:
         return (*DEFAULT_ALLOWED_HOSTS, *self.allowed_hosts)
+
+    def connection_limit(self) -> int:
+        """Never below hosts x per-host limit, so the per-host limits are the only brake."""
+        floor = len(self.allow_list()) * self.per_host_concurrency
+        return max(self.max_connections or 0, floor, 20)
 
 
 class SourceSettings(Section):
@@ -124,6 +131,39 @@ class SourceSettings(Section):
         return self
 
 
+class IntakeSettings(Section):
+    """How a run works through its issues (see the README's "Speed" section)."""
+
+    issue_concurrency: int = Field(8, ge=1, le=64, description="issues processed at once")
+    parse_workers: int = Field(0, ge=0, le=32, description="parser processes; 0: one per core")
+    parse_time_limit: float = Field(
+        20.0, gt=0, description="seconds one document may take to parse"
+    )
+    parse_memory_mb: int = Field(
+        768, ge=128, description="address-space limit of each parser process, MB"
+    )
+
+
+class NoticeSettings(Section):
+    """Notices that failed (404, challenge, error) are retried on a schedule, then given up."""
+
+    retry_delays: list[float] = Field(
+        default_factory=lambda: [3600.0, 6 * 3600.0, 24 * 3600.0],
+        min_length=1,
+        description="seconds before the 1st, 2nd, ... retry; the last one repeats",
+    )
+    give_up_after: int = Field(
+        8, ge=1, description="failed fetches before a notice is 'gave_up' (no longer fetched)"
+    )
+
+    @field_validator("retry_delays")
+    @classmethod
+    def _not_negative(cls, delays: list[float]) -> list[float]:
+        if any(d < 0 for d in delays):
+            raise ValueError("retry delays are seconds and cannot be negative")
+        return delays
+
+
 class ScheduleSettings(Section):
     cron: str = "0 */6 * * *"
     timezone: str = "UTC"
@@ -145,6 +185,8 @@ class AppSettings(Section):
     sources: list[SourceSettings] = Field(
         default_factory=lambda: [SourceSettings(name="merics", type="merics")]
     )
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    notices: NoticeSettings = Field(default_factory=NoticeSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 

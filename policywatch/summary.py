@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from policywatch.models import Alert, Change, Match
 
-IssueStatus = Literal["new", "revised", "unchanged", "ignored", "failed"]
+IssueStatus = Literal["new", "revised", "unchanged", "ignored", "unrecognised", "failed"]
 
 
 def reason_text(match: Match) -> str:
@@ -87,6 +87,7 @@ class RunSummary:
     sent: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     delivery_errors: list[str] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=dict)  # timings and statement counts
 
     def checkpoint(self) -> tuple[int, int, int]:
         """Where the issue, item and match lists end now (see :meth:`rollback`)."""
@@ -127,9 +128,16 @@ class RunSummary:
         result: dict[str, Any] = json.loads(json.dumps(data, default=str))
         return result
 
-    def count_enqueued(self, fresh: Sequence[Alert], enqueued: int) -> None:
-        """Attribute newly enqueued alerts (``fresh``: the alerts not yet in the outbox)."""
-        if enqueued == len(fresh):
-            self.enqueued.update(a.watchlist for a in fresh)
-        elif enqueued:  # another process enqueued some of them in between
-            self.enqueued["(unattributed)"] += enqueued
+    def count_enqueued(self, alerts: Sequence[Alert], keys: Sequence[str]) -> None:
+        """Count the alerts the outbox really added (``keys``), per watchlist."""
+        added = set(keys)
+        self.enqueued.update(a.watchlist for a in alerts if a.key in added)
+
+    def merge(self, part: RunSummary) -> None:
+        """Add one issue's summary (issues run concurrently; each keeps its own part)."""
+        self.issues += part.issues
+        self.items += part.items
+        self.notices += part.notices
+        self.matches += part.matches
+        self.enqueued.update(part.enqueued)
+        self.delivery_errors += part.delivery_errors

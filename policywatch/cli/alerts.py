@@ -40,7 +40,7 @@ def _resolver(channels: Mapping[str, Channel]) -> SecretResolver | None:
     """Prefect is imported only when a channel really keeps its URL in a Secret block."""
     if not any(c.secret for c in channels.values()):
         return None
-    from flows.secrets import prefect_secret
+    from flows.secret_blocks import prefect_secret
 
     return prefect_secret
 

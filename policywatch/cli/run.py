@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -41,12 +42,16 @@ class _StageHandler(logging.Handler):
         if record.name == "prefect.flow_runs" and stage in STAGES:
             self.progress.update(self.task_id, advance=1, description=message[:100])
             self.progress.console.print(f"  [green]✓[/] {escape(message)}", highlight=False)
+        elif record.name == "policywatch.intake" and message.startswith("issue "):
+            self.progress.update(self.task_id, description=message[:100])
         elif _worth_showing(record) and message not in self.seen:
             self.seen.add(message)
             self.progress.console.print(f"  [yellow]![/] {escape(message)}", highlight=False)
 
 
 def _worth_showing(record: logging.LogRecord) -> bool:
+    if record.name == "policywatch.intake" and record.levelno < logging.WARNING:
+        return False
     """policywatch's warnings and the flow's own (a failed issue); not Prefect's tracebacks."""
     if record.name.startswith(OWN_LOGGERS):
         return record.levelno >= logging.WARNING
@@ -112,12 +117,16 @@ def run_check_updates(**params: Any) -> dict[str, Any]:
         loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", *OWN_LOGGERS)]
         for logger in loggers:
             logger.addHandler(handler)
+        verbose = logging.getLogger().level <= logging.DEBUG
+        called = time.perf_counter()
         try:
-            with _quiet_console(logging.getLogger().level <= logging.DEBUG):
+            with _quiet_console(verbose):
                 state = asyncio.run(_call(check_updates, params))
         finally:
             for logger in loggers:
                 logger.removeHandler(handler)
+    if verbose:
+        _print_timing(called, state)
     if state.is_failed() or state.is_crashed():
         exc = state.result(raise_on_failure=False)
         if isinstance(exc, PolicywatchError):
@@ -125,6 +134,24 @@ def run_check_updates(**params: Any) -> dict[str, Any]:
         raise PolicywatchError(f"check-updates failed: {exc or state.message}")
     result: dict[str, Any] = state.result()
     return result
+
+
+def _print_timing(called: float, state: Any) -> None:
+    """``policywatch -v run``: where the time went (imports, Prefect, the pipeline itself)."""
+    from policywatch import cli
+
+    total = time.perf_counter() - called
+    result = state.result(raise_on_failure=False) if state.is_completed() else None
+    pipeline = (
+        (result or {}).get("stats", {}).get("pipeline_s") if isinstance(result, dict) else None
+    )
+    prefect = f"{total - pipeline:.2f} s" if pipeline is not None else "?"
+    shown = f"{pipeline:.2f} s" if pipeline is not None else "?"
+    err_console.print(
+        f"timing: imports {called - cli.STARTED:.2f} s · Prefect API start and bookkeeping "
+        f"{prefect} · pipeline {shown}",
+        highlight=False,
+    )
 
 
 @app.command("run")

@@ -63,6 +63,12 @@ class Request:
     headers: dict[str, str]
     client_port: int
     started: float = field(default_factory=time.monotonic)
+    finished: float | None = None  # when its last byte was written
+
+    @property
+    def host(self) -> str:
+        """The mapped host: the first path segment under the host map (``/www.gov.cn/...``)."""
+        return self.path.lstrip("/").split("/", 1)[0]
 
 
 @dataclass
@@ -92,6 +98,8 @@ class LoopbackServer:
         self.log: list[Request] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.in_flight_by: Counter[str] = Counter()  # per mapped host (Request.host)
+        self.max_in_flight_by: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._httpd = _Server((host, port), _make_handler(self))
         self._thread: threading.Thread | None = None
@@ -152,6 +160,7 @@ class LoopbackServer:
             self.counts.clear()
             self.log.clear()
             self.max_in_flight = 0
+            self.max_in_flight_by.clear()
 
     def total_requests(self) -> int:
         with self._lock:
@@ -163,10 +172,21 @@ class LoopbackServer:
             self.log.append(request)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            host = request.host
+            self.in_flight_by[host] += 1
+            self.max_in_flight_by[host] = max(self.max_in_flight_by[host], self.in_flight_by[host])
 
-    def _leave(self) -> None:
+    def _leave(self, request: Request) -> None:
         with self._lock:
             self.in_flight -= 1
+            self.in_flight_by[request.host] -= 1
+            request.finished = time.monotonic()
+
+    def span(self) -> float:
+        """Seconds from the first request's start to the last one's last byte (0 if none)."""
+        with self._lock:
+            done = [r.finished for r in self.log if r.finished is not None]
+            return max(done) - min(r.started for r in self.log) if done else 0.0
 
     # -- answering --------------------------------------------------------------------------
     def answer(self, request: Request) -> Reply:
@@ -262,7 +282,7 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             try:
                 self._respond(request)
             finally:
-                server._leave()
+                server._leave(request)
 
         do_HEAD = do_GET
 

@@ -32,6 +32,7 @@ from policywatch.models import Alert, Change, IssueMeta, Notice, PolicyItem
 from policywatch.store.engine import make_engine, write_tx
 from policywatch.store.locks import LOCK_TTL, hold_lock
 from policywatch.store.migrations import migrate
+from policywatch.store.reads import Snapshot, read_snapshot
 from policywatch.store.schema import (
     alerts,
     issues,
@@ -48,9 +49,10 @@ from policywatch.store.writes import (
     chunks,
     enqueue_alerts,
     item_hash,
-    item_hashes,
     link_notices,
+    notice_change,
     notice_hash,
+    notice_row,
     upsert,
     upsert_issue,
     upsert_items,
@@ -72,7 +74,11 @@ class RecordResult:
     item_changes: dict[str, Change] = field(default_factory=dict)
     notice_changes: dict[str, Change] = field(default_factory=dict)
     notice_status_changes: int = 0
-    alerts_enqueued: int = 0
+    enqueued_keys: list[str] = field(default_factory=list)
+
+    @property
+    def alerts_enqueued(self) -> int:
+        return len(self.enqueued_keys)
 
     @property
     def items(self) -> Counter[Change]:
@@ -97,6 +103,12 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.statements = 0  # SQL statements sent (an executemany is one; BEGIN not counted)
+        sa.event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip()[:5].upper().startswith("BEGIN"):
+            self.statements += 1
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -177,20 +189,20 @@ class Store:
                 sa.select(issues.c.content_hash).where(issues.c.id == issue_id)
             ).scalar_one_or_none()
 
-    def diff_items(self, items_: Sequence[PolicyItem]) -> dict[str, Change]:
+    def snapshot(
+        self, issue_id: str, item_ids: Sequence[str], notice_urls: Sequence[str] = ()
+    ) -> Snapshot:
+        """What is stored about this issue, its items and the notices it cites (one query)."""
         with self.read() as conn:
-            stored = item_hashes(conn, [i.id for i in items_])
+            return read_snapshot(conn, issue_id, item_ids, notice_urls)
+
+    def diff_items(self, items_: Sequence[PolicyItem]) -> dict[str, Change]:
+        stored = self.snapshot("", [i.id for i in items_]).item_hashes
         return {i.id: change_of(stored.get(i.id), item_hash(i), i.id in stored) for i in items_}
 
     def diff_notice(self, notice: Notice) -> Change:
-        with self.read() as conn:
-            row = conn.execute(
-                sa.select(notices.c.content_hash).where(notices.c.url == notice.url)
-            ).first()
-        if row is None:
-            return "new"
-        new = notice_hash(notice)
-        return "unchanged" if new is None or new == row.content_hash else "revised"
+        state = self.snapshot("", [], [notice.url]).notices.get(notice.url)
+        return notice_change(state, notice)
 
     # -- record -----------------------------------------------------------------------------
 
@@ -219,12 +231,58 @@ class Store:
             raise StateError(f"item_notices names items not being recorded: {', '.join(unknown)}")
         with self.write() as conn:
             now = utcnow()
-            result.issue = upsert_issue(conn, issue_id, source, meta, content_hash, now)
-            result.item_changes = upsert_items(conn, issue_id, meta, items, now)
-            result.notice_changes, result.notice_status_changes = upsert_notices(conn, notices, now)
+            urls = [n.url for n in notices]
+            snap = read_snapshot(conn, issue_id, [i.id for i in items], urls)
+            result.issue = upsert_issue(
+                conn, issue_id, source, meta, content_hash, now, snap.issue_hash
+            )
+            result.item_changes = upsert_items(conn, issue_id, meta, items, now, snap.item_hashes)
+            for notice in notices:
+                old = snap.notices.get(notice.url)
+                result.notice_changes[notice.url] = notice_change(old, notice)
+                result.notice_status_changes += old is not None and old.status != notice.status
+            upsert_notices(conn, [notice_row(n, now) for n in notices])
             link_notices(conn, links)
-            result.alerts_enqueued = enqueue_alerts(conn, alerts, run_id, now)
+            result.enqueued_keys = enqueue_alerts(conn, alerts, run_id, now)
         return result
+
+    def record_issue(
+        self,
+        *,
+        issue_id: str,
+        source: str,
+        meta: IssueMeta,
+        content_hash: str,
+        items: Sequence[PolicyItem],
+        snapshot: Snapshot,
+        item_notices: Mapping[str, Sequence[str]] | None = None,
+        alerts: Sequence[Alert] = (),
+        run_id: str | None = None,
+    ) -> RecordResult:
+        """One issue, its items, their notice links and its alerts in one transaction.
+
+        The pipeline's path: ``snapshot`` was read before the notices were fetched, and the
+        notices themselves are written in batches (:meth:`record_notices`), so a backfill costs
+        four statements per issue here. Change classification comes from ``snapshot``.
+        """
+        result = RecordResult()
+        with self.write() as conn:
+            now = utcnow()
+            result.issue = upsert_issue(
+                conn, issue_id, source, meta, content_hash, now, snapshot.issue_hash
+            )
+            result.item_changes = upsert_items(
+                conn, issue_id, meta, items, now, snapshot.item_hashes
+            )
+            link_notices(conn, item_notices or {})
+            result.enqueued_keys = enqueue_alerts(conn, alerts, run_id, now)
+        return result
+
+    def record_notices(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Notice rows (``store.writes.notice_row``) in one statement; the pipeline batches them."""
+        if rows:
+            with self.write() as conn:
+                upsert_notices(conn, rows)
 
     # -- reading back -----------------------------------------------------------------------
 
@@ -285,19 +343,41 @@ class Store:
         with self.read() as conn:
             return Counter({(w, s): int(n) for w, s, n in conn.execute(query)})
 
-    def failed_notice_links(self) -> dict[str, dict[str, list[str]]]:
-        """Per recorded issue, per item: the linked notices whose last fetch failed (to retry)."""
+    def notices_to_retry(self, now: dt.datetime) -> dict[str, dict[str, list[str]]]:
+        """Per recorded issue, per item: cited notices that failed and are due again, or that
+        have no row at all (fetched by a run that stopped before writing them)."""
+        due = sa.or_(notices.c.next_attempt_at.is_(None), notices.c.next_attempt_at <= now)
         query = (
-            sa.select(items.c.issue_id, item_notices.c.item_id, notices.c.url)
-            .join(item_notices, item_notices.c.item_id == items.c.id)
-            .join(notices, notices.c.url == item_notices.c.notice_url)
-            .where(notices.c.status != "ok")
-            .order_by(items.c.issue_id, item_notices.c.item_id)
+            sa.select(items.c.issue_id, item_notices.c.item_id, item_notices.c.notice_url)
+            .join(items, items.c.id == item_notices.c.item_id)
+            .outerjoin(notices, notices.c.url == item_notices.c.notice_url)
+            .where(
+                sa.or_(
+                    notices.c.url.is_(None),
+                    sa.and_(notices.c.status.not_in(("ok", "gave_up")), due),
+                )
+            )
+            .order_by(items.c.issue_id, item_notices.c.item_id, item_notices.c.notice_url)
         )
         out: dict[str, dict[str, list[str]]] = {}
         with self.read() as conn:
             for issue_id, item_id, url in conn.execute(query):
                 out.setdefault(issue_id, {}).setdefault(item_id, []).append(url)
+        return out
+
+    def items_by_id(self, item_ids: Sequence[str]) -> list[ItemRow]:
+        """These stored items with their issue and notices (two queries per 500 items)."""
+        query = (
+            sa.select(items.c.id, items.c.data, issues.c.data.label("issue"))
+            .join(issues, issues.c.id == items.c.issue_id)
+            .order_by(items.c.issue_id, items.c.section, items.c.position)
+        )
+        out: list[ItemRow] = []
+        with self.read() as conn:
+            for chunk in chunks(list(item_ids)):
+                rows = conn.execute(query.where(items.c.id.in_(chunk))).all()
+                linked = _notices_for(conn, [r.id for r in rows])
+                out += [_item_row(r.data, r.issue, linked.get(r.id, [])) for r in rows]
         return out
 
     # -- runs -------------------------------------------------------------------------------

@@ -135,11 +135,34 @@ def _item_previous_data(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE items ADD COLUMN previous_data TEXT")
 
 
+def _notice_backoff(conn: Connection) -> None:
+    """0004: per-notice retry state (failures back off, then give up) and HTTP validators."""
+    pg = conn.dialect.name == "postgresql"
+    stamp = "TIMESTAMP WITH TIME ZONE" if pg else "VARCHAR(32)"
+    conn.exec_driver_sql("ALTER TABLE notices ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+    conn.exec_driver_sql(f"ALTER TABLE notices ADD COLUMN next_attempt_at {stamp}")
+    conn.exec_driver_sql("ALTER TABLE notices ADD COLUMN etag TEXT")
+    conn.exec_driver_sql("ALTER TABLE notices ADD COLUMN last_modified TEXT")
+    conn.exec_driver_sql("CREATE INDEX ix_notices_status_next ON notices (status, next_attempt_at)")
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_alert_claims", _alert_claims),
     ("0003_item_previous_data", _item_previous_data),
+    ("0004_notice_backoff", _notice_backoff),
 ]
+
+
+def _up_to_date(engine: Engine, known: list[str]) -> bool:
+    """One read when nothing is missing (the common case: every run opens the database)."""
+    try:
+        with engine.connect() as conn:
+            done = applied(conn)
+    except sa.exc.DBAPIError:  # no schema_migrations table yet: a new database
+        return False
+    _refuse_newer(done, known)
+    return done >= set(known)
 
 
 def applied(conn: Connection) -> set[str]:
@@ -151,6 +174,8 @@ def migrate(engine: Engine, *, upto: str | None = None) -> list[str]:
     known = [name for name, _ in MIGRATIONS]
     if upto is not None and upto not in known:
         raise ValueError(f"unknown migration {upto!r}; known: {', '.join(known)}")
+    if upto is None and _up_to_date(engine, known):
+        return []
     with _migration_tx(engine) as conn:
         schema_migrations.create(conn, checkfirst=True)
     done: list[str] = []

@@ -138,6 +138,12 @@ notices = sa.Table(
     sa.Column("first_seen", UtcDateTime(), nullable=False),
     sa.Column("last_checked", UtcDateTime(), nullable=False),
     sa.Column("last_error", sa.Text),
+    # added by migration 0004_notice_backoff
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime()),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Index("ix_notices_status_next", "status", "next_attempt_at"),
 )
 
 # notice_url has no foreign key on purpose: an item may cite a notice that was not fetched yet.

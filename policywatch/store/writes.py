@@ -10,7 +10,8 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,6 +23,20 @@ from policywatch.store.schema import alerts, issues, item_notices, items, notice
 _ITEM_CONTENT = {"headline", "summary", "goals", "comment", "policy", "text", "date", "links"}
 _NOTICE_CONTENT = {"title", "issuing_body", "doc_number", "published", "body_text", "attachments"}
 _CHUNK = 500
+
+
+class NoticeStateLike(Protocol):
+    content_hash: str | None
+
+
+@dataclass(frozen=True)
+class NoticeRetry:
+    """A failed notice's consecutive failures and when to try again (None: gave up)."""
+
+    attempts: int
+    next_attempt_at: dt.datetime | None
+
+
 T = TypeVar("T")
 
 
@@ -77,9 +92,15 @@ def change_of(old: str | None, new: str, seen: bool) -> Change:
 
 
 def upsert_issue(
-    conn: Connection, issue_id: str, source: str, meta: IssueMeta, content_hash: str, now: Any
+    conn: Connection,
+    issue_id: str,
+    source: str,
+    meta: IssueMeta,
+    content_hash: str,
+    now: Any,
+    old_hash: str | None,
 ) -> Change:
-    old = conn.execute(sa.select(issues.c.content_hash).where(issues.c.id == issue_id)).first()
+    """One INSERT ... ON CONFLICT; ``old_hash`` (read before) says new / revised / unchanged."""
     values = {
         "source": source,
         "title": meta.title,
@@ -89,118 +110,125 @@ def upsert_issue(
         "data": meta.model_dump(mode="json"),
         "last_seen": now,
     }
-    if old is None:
-        conn.execute(issues.insert().values(id=issue_id, first_seen=now, **values))
+    stmt = insert_for(conn, issues).values(id=issue_id, first_seen=now, **values)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["id"], set_={k: stmt.excluded[k] for k in values}
+        )
+    )
+    if old_hash is None:
         return "new"
-    conn.execute(issues.update().where(issues.c.id == issue_id).values(**values))
-    return "unchanged" if old.content_hash == content_hash else "revised"
+    return "unchanged" if old_hash == content_hash else "revised"
 
 
-def _items_column(conn: Connection, column: sa.Column[Any], ids: Sequence[str]) -> dict[str, Any]:
-    """``column`` of the stored items among ``ids``, read in chunks of bound parameters."""
-    found: dict[str, Any] = {}
-    for chunk in chunks(list(ids)):
-        query = sa.select(items.c.id, column).where(items.c.id.in_(chunk))
-        found.update({row[0]: row[1] for row in conn.execute(query)})
-    return found
-
-
-def item_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
-    return _items_column(conn, items.c.content_hash, ids)
+def item_row(issue_id: str, meta: IssueMeta, item: PolicyItem, now: Any) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "issue_id": issue_id,
+        "section": item.section,
+        "position": item.position,
+        "date": item.date or meta.published,
+        "content_hash": item_hash(item),
+        "data": item.model_dump(mode="json"),
+        "first_seen": now,
+        "last_seen": now,
+        "previous_hash": None,
+        "previous_data": None,
+    }
 
 
 def upsert_items(
-    conn: Connection, issue_id: str, meta: IssueMeta, items_: Sequence[PolicyItem], now: Any
+    conn: Connection,
+    issue_id: str,
+    meta: IssueMeta,
+    items_: Sequence[PolicyItem],
+    now: Any,
+    stored: Mapping[str, str],
 ) -> dict[str, Change]:
+    """All of an issue's items in one executemany upsert; ``stored`` maps id -> stored hash.
+
+    A revision keeps the item's previous hash and content (for the alert's diff): the CASE
+    expressions see the row as it was before the update, so no read is needed here.
+    """
     unique = {i.id: i for i in items_}  # an id listed twice is one item (the last one wins)
-    stored = item_hashes(conn, list(unique))
-    changes: dict[str, Change] = {}
-    batches: dict[Change, list[dict[str, Any]]] = {"new": [], "revised": [], "unchanged": []}
-    for item in unique.values():
-        new_hash = item_hash(item)
-        change = change_of(stored.get(item.id), new_hash, item.id in stored)
-        row = {
-            "b_id": item.id,
-            "section": item.section,
-            "position": item.position,
-            "date": item.date or meta.published,
-            "content_hash": new_hash,
-            "data": item.model_dump(mode="json"),
-            "last_seen": now,
-        }
-        if change == "revised":
-            row["previous_hash"] = stored[item.id]
-        batches[change].append(row)
-        changes[item.id] = change
-    previous = item_data(conn, [r["b_id"] for r in batches["revised"]])
-    for row in batches["revised"]:
-        row["previous_data"] = previous.get(row["b_id"])
-    _write_items(conn, issue_id, now, batches)
-    return changes
-
-
-def item_data(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
-    """The stored JSON of these items (read before a revision overwrites it)."""
-    return _items_column(conn, items.c.data, ids)
-
-
-def _write_items(
-    conn: Connection, issue_id: str, now: Any, batches: dict[Change, list[dict[str, Any]]]
-) -> None:
-    """Three executemany calls instead of one statement per item."""
-    if batches["new"]:
-        rows = [
-            {**r, "id": r.pop("b_id"), "issue_id": issue_id, "first_seen": now}
-            for r in batches["new"]
-        ]
-        conn.execute(items.insert(), rows)
-    for change in ("revised", "unchanged"):
-        rows = batches[change]
-        if rows:
-            cols: dict[str, Any] = {k: sa.bindparam(k) for k in rows[0] if k != "b_id"}
-            stmt = items.update().where(items.c.id == sa.bindparam("b_id")).values(cols)
-            conn.execute(stmt, rows)
-
-
-def upsert_notices(
-    conn: Connection, notices_: Sequence[Notice], now: Any
-) -> tuple[dict[str, Change], int]:
-    changes: dict[str, Change] = {}
-    status_changes = 0
-    for notice in notices_:
-        old = conn.execute(
-            sa.select(notices.c.content_hash, notices.c.status).where(notices.c.url == notice.url)
-        ).first()
-        changes[notice.url] = _write_notice(conn, notice, old, now)
-        status_changes += old is not None and old.status != notice.status
-    return changes, status_changes
-
-
-def _write_notice(conn: Connection, notice: Notice, old: Any, now: Any) -> Change:
-    new_hash = notice_hash(notice)
-    checked = {
-        "status": notice.status,
-        "last_checked": aware(notice.fetched_at) or now,
-        "last_error": notice.error if notice.status != "ok" else None,
+    rows = [item_row(issue_id, meta, item, now) for item in unique.values()]
+    if rows:
+        stmt = insert_for(conn, items)
+        changed = items.c.content_hash != stmt.excluded.content_hash
+        keep = ("section", "position", "date", "content_hash", "data", "last_seen")
+        update: dict[str, Any] = {k: stmt.excluded[k] for k in keep}
+        update["previous_hash"] = sa.case(
+            (changed, items.c.content_hash), else_=items.c.previous_hash
+        )
+        update["previous_data"] = sa.case((changed, items.c.data), else_=items.c.previous_data)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=update), rows)
+    return {
+        row["id"]: change_of(stored.get(row["id"]), row["content_hash"], row["id"] in stored)
+        for row in rows
     }
-    content = {
+
+
+def notice_row(
+    notice: Notice,
+    now: Any,
+    *,
+    retry: NoticeRetry | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> dict[str, Any]:
+    """The notices row of one fetch outcome (``retry``: attempts and next attempt after a failure;
+    ``etag``/``last_modified``: the validators of a successful fetch)."""
+    failed = notice.status != "ok"
+    return {
+        "url": notice.url,
         "site": notice.site,
-        "content_hash": new_hash,
+        "status": notice.status,
+        "content_hash": notice_hash(notice),
         "data": notice.model_dump(mode="json"),
+        "first_seen": now,
+        "last_checked": aware(notice.fetched_at) or now,
+        "last_error": notice.error if failed else None,
+        "attempts": retry.attempts if (retry and failed) else 0,
+        "next_attempt_at": retry.next_attempt_at if (retry and failed) else None,
+        "etag": None if failed else etag,
+        "last_modified": None if failed else last_modified,
+        "previous_hash": None,
     }
+
+
+def upsert_notices(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Notice rows in one executemany upsert.
+
+    A failed fetch (no content hash) records its status, error and retry schedule but keeps the
+    last good content and validators; a changed content keeps the previous hash.
+    """
+    if not rows:
+        return
+    stmt = insert_for(conn, notices)
+    new = stmt.excluded
+    failed = new.content_hash.is_(None)
+    revised = sa.and_(
+        new.content_hash.is_not(None),
+        notices.c.content_hash.is_not(None),
+        new.content_hash != notices.c.content_hash,
+    )
+    update: dict[str, Any] = {
+        k: new[k] for k in ("status", "last_checked", "last_error", "attempts", "next_attempt_at")
+    }
+    for key in ("site", "content_hash", "data", "etag", "last_modified"):
+        update[key] = sa.case((failed, notices.c[key]), else_=new[key])
+    update["previous_hash"] = sa.case(
+        (revised, notices.c.content_hash), else_=notices.c.previous_hash
+    )
+    conn.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=update), list(rows))
+
+
+def notice_change(old: NoticeStateLike | None, notice: Notice) -> Change:
+    """new / revised / unchanged for a notice against its stored state (a failure is unchanged)."""
     if old is None:
-        conn.execute(notices.insert().values(url=notice.url, first_seen=now, **content, **checked))
         return "new"
-    where = notices.c.url == notice.url
-    if new_hash is None:  # 404 / blocked / error: keep the last good content, record the event
-        conn.execute(notices.update().where(where).values(**checked))
-        return "unchanged"
-    if new_hash == old.content_hash:
-        conn.execute(notices.update().where(where).values(**content, **checked))
-        return "unchanged"
-    prev = {"previous_hash": old.content_hash} if old.content_hash is not None else {}
-    conn.execute(notices.update().where(where).values(**content, **checked, **prev))
-    return "revised"
+    new = notice_hash(notice)
+    return "unchanged" if new is None or new == old.content_hash else "revised"
 
 
 def link_notices(conn: Connection, links: Mapping[str, Sequence[str]]) -> None:
@@ -214,17 +242,19 @@ def link_notices(conn: Connection, links: Mapping[str, Sequence[str]]) -> None:
         conn.execute(stmt, rows)
 
 
-def enqueue_alerts(conn: Connection, alerts_: Sequence[Alert], run_id: str | None, now: Any) -> int:
-    """Insert the alerts, skipping keys already in the outbox; returns how many were new."""
+def enqueue_alerts(
+    conn: Connection, alerts_: Sequence[Alert], run_id: str | None, now: Any
+) -> list[str]:
+    """Insert the alerts, skipping keys already in the outbox; returns the keys really added."""
     if not alerts_:
-        return 0
+        return []
     stmt = (
         insert_for(conn, alerts)
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(alerts.c.id)  # counts the rows really inserted; rowcount is -1 on psycopg
+        .returning(alerts.c.key)  # the rows really inserted; rowcount is -1 on psycopg
     )
     rows = [_alert_row(a, run_id, now) for a in alerts_]
-    return len(conn.execute(stmt, rows).all())
+    return [str(k) for k in conn.execute(stmt, rows).scalars()]
 
 
 def _alert_row(alert: Alert, run_id: str | None, now: Any) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def test_run_prints_stages_and_summary_and_fails_clearly(
 
     done = run()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for stage in ("discover: 1 source(s), 3 candidate", "match: ", "deliver: "):
+    for stage in ("discover: 1 source(s), 4 candidate", "match: ", "deliver: "):
         assert f"✓ {stage}" in done.stderr
     assert "www.mee.gov.cn: challenge" in done.stderr  # policywatch's warnings are shown once
     assert done.stderr.count("www.mee.gov.cn: challenge") == 1

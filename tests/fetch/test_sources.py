@@ -312,10 +312,50 @@ async def test_a_failing_candidate_page_is_retried_next_run(
     found, state = await run(merics_source(merics_site), http_settings, SourceState(), tmp_path)
     assert [c.key for c in found] == [ROBOT]
     assert GRID not in state.seen
-    assert state.etag is None  # so the next run reads the feed in full, not a 304
+    assert state.pending[GRID].attempts == 1
+    assert state.etag  # kept: the pending entry, not a full feed read, brings it back
     del merics_site.routes[path]
-    found, _ = await run(merics_source(merics_site), http_settings, state, tmp_path)
+    merics_site.reset_counts()
+    found, state = await run(merics_source(merics_site), http_settings, state, tmp_path)
     assert [c.key for c in found] == [GRID]
+    assert merics_site.log[0].headers["if-none-match"]  # the feed answered 304
+    assert GRID in state.seen
+    assert state.pending == {}
+
+
+MAINTENANCE = (
+    b"<html><body><main><h1>Down for maintenance</h1><p>Back soon.</p></main></body></html>"
+)
+
+
+async def test_a_maintenance_page_is_not_marked_seen_and_is_retried_after_a_backoff(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    path = GRID.removeprefix("https://merics.org")
+    merics_site.routes[path] = lambda req: Reply(200, {"Content-Type": "text/html"}, MAINTENANCE)
+    found, state = await run(merics_source(merics_site), http_settings, SourceState(), tmp_path)
+    assert [c.key for c in found] == [ROBOT]
+    assert GRID not in state.seen
+    pending = state.pending[GRID]
+    assert "no series label" in pending.reason
+    assert pending.next_at is not None  # backoff: not before the next attempt time
+    del merics_site.routes[path]
+    again, state = await run(merics_source(merics_site), http_settings, state, tmp_path)
+    assert again == []  # still backing off
+    assert GRID in state.pending
+    deeper, state = await run(
+        merics_source(merics_site), http_settings, state, tmp_path, since=date(2024, 1, 1)
+    )
+    assert GRID in [c.key for c in deeper]  # --since re-reads anything not processed
+    assert GRID in state.seen
+
+
+async def test_another_series_label_is_out_of_scope_for_good(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    _, state = await run(merics_source(merics_site), http_settings, SourceState(), tmp_path)
+    assert ESSENTIALS in state.seen  # carries "MERICS China Essentials": never tried again
+    assert ESSENTIALS not in state.pending
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,8 @@ def test_a_failing_notice_host_does_not_fail_the_run_and_is_retried(
 ) -> None:
     broken = "/www.cac.gov.cn/2026-03/14/c_1773456789012345.htm"
     world.site.routes[broken] = lambda request: (500, {"Content-Type": "text/plain"}, b"oops")
+    config = world.config_dir / "policywatch.yaml"  # retry failed notices on the very next run
+    config.write_text(config.read_text("utf-8") + "\nnotices:\n  retry_delays: [0]\n", "utf-8")
     state = run_flow(check_updates)
     assert state.is_completed(), state.message
     summary = state.result()
@@ -215,8 +217,6 @@ def test_an_unknown_source_fails_the_run_with_its_artifact(
 def test_no_reachable_source_fails_the_run(
     world: DemoWorld, run_flow: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flows.check_updates as module
-
     config = world.config_dir / "policywatch.yaml"
     text = config.read_text(encoding="utf-8")
     text = text.replace(
@@ -224,13 +224,13 @@ def test_no_reachable_source_fails_the_run(
     )
     text = text.replace("listing_url: null", "listing_url: https://merics.org/en/gone")
     config.write_text(text, encoding="utf-8")
-    fast = module.discover_issues.with_options(retry_delay_seconds=0)
-    monkeypatch.setattr(module, "discover_issues", fast)
 
     state = run_flow(check_updates)
     assert state.is_failed()
     assert "no source was reachable" in state.message
-    assert world.site.counts["/merics.org/en/gone"] == 3  # the task ran 1 + 2 retries
+    # one attempt each (a 404 is not retried) and no task retries on top of the client's
+    assert world.site.counts["/merics.org/en/gone"] == 1
+    assert world.site.counts["/merics.org/en/gone.xml"] == 1
     with Store.open(f"sqlite:///{world.state_path}") as store:
         assert store.source_state("merics")["consecutive_failures"] == 1  # type: ignore[index]
 
@@ -238,8 +238,7 @@ def test_no_reachable_source_fails_the_run(
 def test_a_source_host_that_does_not_resolve_fails_fast_without_retries(
     world: DemoWorld, run_flow: Any, monkeypatch: pytest.MonkeyPatch, unresolvable_host: str
 ) -> None:
-    import flows.check_updates as module
-    from policywatch import pipeline
+    from policywatch import intake, pipeline
 
     config = world.config_dir / "policywatch.yaml"
     text = config.read_text(encoding="utf-8")
@@ -250,17 +249,14 @@ def test_a_source_host_that_does_not_resolve_fails_fast_without_retries(
     text = text.replace("http:\n", f"http:\n  allowed_hosts: [{unresolvable_host}]\n", 1)
     config.write_text(text, encoding="utf-8")
     monkeypatch.delenv(pipeline.HOST_MAP_ENV)  # real name resolution, no loopback mapping
-    monkeypatch.setattr(
-        module, "discover_issues", module.discover_issues.with_options(retry_delay_seconds=0)
-    )
     calls: list[str] = []
-    real = pipeline.discover_source
+    real = intake.list_candidates
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append("discover")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "discover_source", counted)
+    monkeypatch.setattr(intake, "list_candidates", counted)
 
     state = run_flow(check_updates)
     assert state.is_failed()

@@ -36,7 +36,9 @@ def rt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[p.Runtime]:
 
 
 def battery(rt: p.Runtime) -> p.FetchedIssue:
-    fetched = p.parse_issue_bytes(BATTERY.read_bytes(), BATTERY_URL, rt.config, source="merics")
+    fetched = p.parse_issue_bytes(
+        BATTERY.read_bytes(), BATTERY_URL, rt.config.bodies, source="merics"
+    )
     assert fetched is not None
     return p.tag_issue(fetched, rt.taxonomy)
 
@@ -46,7 +48,10 @@ def test_parse_keeps_china_industries_and_drops_other_series(rt: p.Runtime) -> N
     assert fetched.issue_id == BATTERY_URL
     assert {i.section for i in fetched.issue.items} == {"top", "policy_news", "corporate_news"}
     essentials = SITE / "merics-briefs" / "fuel-exports-emission-quotas-local-cadres.html"
-    assert p.parse_issue_bytes(essentials.read_bytes(), "https://merics.org/x", rt.config) is None
+    assert (
+        p.parse_issue_bytes(essentials.read_bytes(), "https://merics.org/x", rt.config.bodies)
+        is None
+    )
 
 
 def test_tagging_changes_the_hash_only_through_content(rt: p.Runtime) -> None:
@@ -84,7 +89,7 @@ def test_match_new_items_then_skip_unchanged_unless_forced(rt: p.Runtime) -> Non
     assert len(alerts) == len(matches)  # one channel per demo watchlist
     assert all(a.key.endswith("|instant") and a.run_id == "run-1" for a in alerts)
     assert p.unqueued(rt.store, alerts) == alerts
-    result = p.record_issue(rt.store, fetched, [], {}, alerts, rt.run_id)
+    result = p.record_issue(rt.store, fetched, None, [], {}, alerts, rt.run_id)
     assert result.alerts_enqueued == len(alerts)
     assert p.is_known(rt.store, fetched)
 
@@ -95,7 +100,7 @@ def test_match_new_items_then_skip_unchanged_unless_forced(rt: p.Runtime) -> Non
     again = p.build_alerts(rt.watchlists, forced, fetched.issue.items, unchanged, rt.run_id)
     assert {a.key for a in again} == {a.key for a in alerts}  # same keys: the outbox dedupes
     assert p.unqueued(rt.store, again) == []
-    assert p.record_issue(rt.store, fetched, [], {}, again, rt.run_id).alerts_enqueued == 0
+    assert p.record_issue(rt.store, fetched, None, [], {}, again, rt.run_id).alerts_enqueued == 0
 
 
 def test_a_revised_item_gets_a_new_alert_key(rt: p.Runtime) -> None:
@@ -139,13 +144,29 @@ def test_unknown_source_names_are_reported(rt: p.Runtime) -> None:
         p.selected_sources(rt.config, ["nope"])
 
 
-def test_forget_failed_lets_the_next_run_retry() -> None:
-    state = p.SourceState(seen=["a", "b", "c"], etag='"x"', last_modified="yesterday")
-    assert p.forget_failed(state, []) == state
-    retry = p.forget_failed(state, ["b"])
-    assert retry.seen == ["a", "c"]
-    assert retry.etag is None  # else an unchanged feed answers 304 and hides the issue
-    assert retry.last_modified is None
+def test_settle_marks_seen_only_what_was_processed_or_out_of_scope() -> None:
+    from policywatch.sources import Candidate, SourceState, settle
+
+    def cand(key: str) -> Candidate:
+        return Candidate("merics", key, None, None, key)
+
+    state = SourceState(seen=["a"], etag='"x"')
+    outcomes = {
+        "b": ("done", cand("b"), ""),
+        "c": ("out_of_scope", cand("c"), "China Essentials"),
+        "d": ("failed", cand("d"), "HTTP 503"),
+        "e": ("unrecognised", cand("e"), "no series label"),
+        "f": ("later", cand("f"), "before since"),
+    }
+    new = settle(state, outcomes, delays=[60.0])  # type: ignore[arg-type]
+    assert new.seen == ["a", "b", "c"]
+    assert set(new.pending) == {"d", "e"}
+    assert new.pending["d"].next_at is None  # a failure: the very next run
+    assert new.pending["e"].next_at is not None  # an unrecognised page: after a backoff
+    assert new.etag == '"x"'  # the pending entries bring them back, not a full feed read
+    again = settle(new, {"d": ("done", cand("d"), "")})
+    assert "d" in again.seen
+    assert set(again.pending) == {"e"}
 
 
 def test_host_map_sends_real_urls_to_the_loopback_site(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""flows.secrets: the Prefect Secret-block resolver (Secret.load replaced, no server needed)."""
+"""flows.secret_blocks: the Prefect Secret-block resolver (Secret.load replaced, no server needed)."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ class _Block:
 def test_secret_values_become_apprise_url_strings(
     monkeypatch: pytest.MonkeyPatch, value: Any, expected: str
 ) -> None:
-    import flows.secrets as secrets
+    import flows.secret_blocks as secrets
 
     monkeypatch.setattr(secrets.Secret, "load", classmethod(lambda cls, name, **kw: _Block(value)))
     assert secrets.prefect_secret("team") == expected
 
 
 def test_missing_block_and_wrong_type_are_delivery_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    import flows.secrets as secrets
+    import flows.secret_blocks as secrets
 
     def missing(cls: Any, name: str, **kw: Any) -> Any:
         raise ValueError(f"Unable to find block document named {name}")

@@ -1,0 +1,283 @@
+"""Backfill benchmark: the real ``policywatch run`` over a 60-issue / 600-notice loopback site.
+
+What a user runs, end to end: a synthetic site (``policywatch.devtools.sitegen``) is served on
+127.0.0.1 with 100 ms of latency per response, the real merics.org and ministry host names are
+mapped to it (``POLICYWATCH_HOST_MAP``), and ``policywatch run --no-deliver`` backfills it into a
+fresh SQLite state with ``per_host_concurrency: 4``. Three ways, each on a fresh state:
+
+* ``ephemeral``: no Prefect server configured (the CLI starts Prefect's temporary API);
+* ``server``: against a running ``prefect server start`` (``PREFECT_API_URL``);
+* ``plain``: the same intake without Prefect (``policywatch.intake.run_plain``), the baseline
+  for Prefect's own overhead.
+
+Figures: the span at the server (first request in to last byte out), CLI wall, requests, the
+most requests in flight per host (counted by the server from the request's first byte read to
+its last byte written), the politeness bound (the least time the per-host limits allow:
+max over hosts of ceil(requests / per_host_concurrency) x latency), the speed-up over one by one
+(requests x latency), SQL statements, and peak RSS (CLI and parser processes summed). Then a
+no-change run: its requests and its pipeline time. Each row prints its ratio to the goal and
+``make bench`` lists the misses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.goals import Goals  # noqa: E402
+from policywatch.devtools.loopback import LoopbackServer  # noqa: E402
+from policywatch.devtools.sitegen import write_site  # noqa: E402
+
+LATENCY = 0.1
+CONCURRENCY = 4
+CLI = str(Path(sys.executable).with_name("policywatch"))
+
+
+def make_config(work: Path) -> Path:
+    config = work / "config"
+    shutil.copytree(REPO / "config", config)
+    (config / "policywatch.yaml").write_text(
+        "state_url: sqlite:///var/state.db\n"
+        "http:\n"
+        f"  per_host_concurrency: {CONCURRENCY}\n"
+        "  per_host_interval: 0\n"
+        "  max_attempts: 2\n"
+        "sources:\n"
+        "  - name: merics\n"
+        "    type: merics\n"
+        "    feed_url: https://merics.org/en/rss.xml\n"
+        "    listing_url: null\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+class RssSampler:
+    """Peak of the summed RSS of a process and its children, sampled from /proc every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, sum(_rss(p) for p in _tree(self.pid)))
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            kids = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        todo += [int(k) for k in kids]
+    return out
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_cli(
+    work: Path, config: Path, site: LoopbackServer, env_extra: dict[str, str]
+) -> dict[str, Any]:
+    state = work / f"state-{len(list(work.glob('state-*')))}.db"
+    env = {
+        **os.environ, **env_extra,
+        "POLICYWATCH_CONFIG_DIR": str(config),
+        "POLICYWATCH_STATE_URL": f"sqlite:///{state}",
+        "POLICYWATCH_HOST_MAP": site.base,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_HOME": str(work / "prefect-home"),
+    }  # fmt: skip
+    figures = []
+    for _ in range(2):  # the backfill, then a run with nothing new
+        site.reset_counts()
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [CLI, "-v", "run", "--no-deliver"], env=env, cwd=work,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        with RssSampler(proc.pid) as rss:
+            _out, err = proc.communicate(timeout=600)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"policywatch run failed ({proc.returncode}):\n{err[-3000:]}")
+        figures.append({"wall": wall, "rss": rss.peak, **site_figures(site), **run_stats(state)})
+    return {"backfill": figures[0], "nochange": figures[1]}
+
+
+def site_figures(site: LoopbackServer) -> dict[str, Any]:
+    per_host: dict[str, int] = {}
+    for request in site.log:
+        per_host[request.host] = per_host.get(request.host, 0) + 1
+    return {
+        "span": site.span(),
+        "requests": site.total_requests(),
+        "per_host": per_host,
+        "max_in_flight": dict(site.max_in_flight_by),
+        "conditional": sum(
+            1 for r in site.log if "if-none-match" in r.headers or "if-modified-since" in r.headers
+        ),
+    }
+
+
+def run_stats(state: Path) -> dict[str, Any]:
+    with sqlite3.connect(state) as db:
+        row = db.execute("SELECT summary FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+        issues = db.execute("SELECT count(*) FROM issues").fetchone()[0]
+        notices = db.execute("SELECT count(*) FROM notices").fetchone()[0]
+    summary = json.loads(row[0]) if row and row[0] else {}
+    return {"stats": summary.get("stats", {}), "issues": issues, "notices": notices}
+
+
+def run_plain_child(config: str, state: str) -> None:
+    """Child mode: the intake without Prefect; prints its summary stats as JSON."""
+    os.environ["POLICYWATCH_STATE_URL"] = f"sqlite:///{state}"
+    from policywatch.intake import run_plain
+    from policywatch.settings import Config
+
+    summary = asyncio.run(run_plain(Config(config)))
+    print(json.dumps({"stats": summary.stats, "issues": len(summary.issues)}))
+
+
+def run_plain_figures(work: Path, config: Path, site: LoopbackServer) -> dict[str, Any]:
+    state = work / "state-plain.db"
+    env = {**os.environ, "POLICYWATCH_HOST_MAP": site.base}
+    site.reset_counts()
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--plain-child", str(config), str(state)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    with RssSampler(proc.pid) as rss:
+        out, err = proc.communicate(timeout=600)
+    if proc.returncode != 0:
+        raise SystemExit(f"plain run failed:\n{err[-3000:]}")
+    return {"wall": time.perf_counter() - start, "rss": rss.peak, **site_figures(site),
+            **json.loads(out.strip().splitlines()[-1])}  # fmt: skip
+
+
+def bound(per_host: dict[str, int]) -> float:
+    return max(math.ceil(n / CONCURRENCY) * LATENCY for n in per_host.values())
+
+
+def report(name: str, f: dict[str, Any], goals: Goals, issues: int, notices: int) -> None:
+    b = bound(f["per_host"])
+    one_by_one = f["requests"] * LATENCY
+    print(f"\n== {name}")
+    print(f"   requests {f['requests']} on {len(f['per_host'])} hosts; "
+          f"stored {f.get('issues', '?')} issues, {f.get('notices', '?')} notices")  # fmt: skip
+    worst = max(f["max_in_flight"].values())
+    goals.check(
+        f"{name}: max in flight per host", worst, CONCURRENCY, unit="", higher_is_worse=True
+    )
+    goals.check(f"{name}: span at the server / politeness bound {b:.2f} s", f["span"] / b, 1.5,
+                unit="x", aim=1.2)  # fmt: skip
+    goals.check(f"{name}: speed-up over one by one ({one_by_one:.0f} s)", one_by_one / f["span"],
+                10, unit="x", higher_is_worse=False)  # fmt: skip
+    stats = f.get("stats", {})
+    if "intake_statements" in stats:
+        limit = 5 * issues + math.ceil(notices / 100)
+        goals.check(
+            f"{name}: SQL statements of the intake", stats["intake_statements"], limit, unit=""
+        )
+    print(f"   span {f['span']:.2f} s, wall {f['wall']:.2f} s, peak RSS {f['rss'] / 2**20:.0f} MB, "
+          f"pipeline {stats.get('intake_s', '?')} s")  # fmt: skip
+    goals.check(f"{name}: peak RSS, CLI and parser processes", f["rss"] / 2**20, 300, unit=" MB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--issues", type=int, default=60)
+    parser.add_argument("--notices-per-issue", type=int, default=10)
+    parser.add_argument("--modes", default="plain,server,ephemeral")
+    parser.add_argument("--plain-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plain_child:
+        run_plain_child(*args.plain_child)
+        return 0
+    goals = Goals("backfill")
+    with tempfile.TemporaryDirectory(prefix="pw-backfill-") as tmp:
+        work = Path(tmp)
+        site_root = work / "site"
+        site = write_site(site_root, issues=args.issues, notices_per_issue=args.notices_per_issue)
+        config = make_config(work)
+        print(f"site: {len(site.issues)} issues, {site.notice_count} notices on "
+              f"{len(site.notices)} ministry hosts; {LATENCY * 1000:.0f} ms latency, "
+              f"{CONCURRENCY} per host")  # fmt: skip
+        with LoopbackServer(site_root, latency=LATENCY) as server:
+            modes = args.modes.split(",")
+            if "plain" in modes:
+                plain = run_plain_figures(work, config, server)
+                report("plain (no Prefect)", plain, goals, len(site.issues), site.notice_count)
+            if "server" in modes:
+                from flows.testing import PrefectServer
+
+                prefect = PrefectServer().start()
+                try:
+                    figures = run_cli(work, config, server, {"PREFECT_API_URL": prefect.api})
+                finally:
+                    prefect.stop()
+                report_cli("server", figures, goals, site, plain if "plain" in modes else None)
+            if "ephemeral" in modes:
+                figures = run_cli(work, config, server, {"PREFECT_API_URL": ""})
+                report_cli("ephemeral", figures, goals, site, plain if "plain" in modes else None)
+    return goals.finish()
+
+
+def report_cli(
+    name: str, figures: dict[str, Any], goals: Goals, site: Any, plain: dict[str, Any] | None
+) -> None:
+    back, same = figures["backfill"], figures["nochange"]
+    report(f"policywatch run, {name} API", back, goals, len(site.issues), site.notice_count)
+    b = bound(back["per_host"])
+    startup = back["wall"] - back["span"]
+    print(f"   CLI wall {back['wall']:.2f} s = span {back['span']:.2f} s + {startup:.2f} s "
+          f"outside the span (imports, Prefect API start, delivery, artifacts)")  # fmt: skip
+    if plain is not None:
+        goals.check(f"{name}: span with Prefect / span without", back["span"] / plain["span"],
+                    1.1, unit="x")  # fmt: skip
+    goals.check(f"{name} no-change run: requests (feed URLs: 1)", same["requests"], 1, unit="")
+    goals.check(f"{name} no-change run: conditional requests", same["conditional"], 1, unit="",
+                higher_is_worse=False)  # fmt: skip
+    pipe = same.get("stats", {}).get("intake_s")
+    if pipe is not None:
+        goals.check(f"{name} no-change run: pipeline time", pipe, 0.15, unit=" s")
+    print(f"   no-change run: wall {same['wall']:.2f} s (bound for the backfill: {b:.2f} s)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

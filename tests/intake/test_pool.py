@@ -1,0 +1,125 @@
+"""The parser pool bounds each document: a time limit, a memory limit, a worker that dies.
+
+Real worker processes (spawned as in a run); the documents that break a worker are real too: a
+huge page that takes longer than the time limit and a PDF whose content stream inflates far past
+the memory limit. Each failure costs that one document; the pool carries on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from parsers.errors import ParseError
+from policywatch.pool import ParsePool, PoolLimits
+
+pytestmark = pytest.mark.anyio
+
+REPO = Path(__file__).resolve().parents[2]
+HTML = (REPO / "tests/fixtures/merics/html-2025-03-05.html").read_bytes()
+URL = "https://merics.org/en/merics-briefs/battery-recycling-rules-humanoid-robots-industrial-data"
+
+
+def pdf_bomb(inflated_mb: int) -> bytes:
+    """A one-page PDF whose content stream inflates to ``inflated_mb`` MB of spaces."""
+    squeeze = zlib.compressobj(9)
+    chunk = b" " * (1 << 20)
+    stream = b"".join(squeeze.compress(chunk) for _ in range(inflated_mb)) + squeeze.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def wait_dead(pid: int) -> None:
+    """Until the process is gone or a zombie (the pool reaps it)."""
+    stat = Path(f"/proc/{pid}/stat")
+    while stat.exists() and stat.read_text().split()[2] != "Z":
+        time.sleep(0.01)
+
+
+@pytest.fixture
+async def pool(repo_root: Path) -> AsyncIterator[ParsePool]:
+    limits = PoolLimits(seconds=5.0, memory_mb=400)
+    async with ParsePool(repo_root / "config", size=1, limits=limits) as running:
+        yield running
+
+
+async def parse(pool: ParsePool, data: bytes, label: str = "doc") -> object:
+    return await pool.run("issue", data, URL, "test", False, label=label)
+
+
+async def test_a_document_parses_in_a_worker_process(pool: ParsePool) -> None:
+    page = await parse(pool, HTML)
+    assert page.fetched is not None  # type: ignore[attr-defined]
+    assert len(page.fetched.issue.items) == 8  # type: ignore[attr-defined]
+    assert os.getpid() not in pool.pids()
+
+
+async def test_the_time_limit_costs_one_document_and_the_worker_is_replaced(
+    repo_root: Path,
+) -> None:
+    huge = (
+        b"<html><body><main>"
+        + b"<p>MERICS China Industries text.</p>" * 400_000
+        + b"</main></body></html>"
+    )
+    async with ParsePool(repo_root / "config", size=1, limits=PoolLimits(seconds=0.5)) as pool:
+        before = pool.pids()
+        with pytest.raises(ParseError, match=r"longer than the 0.5 s parse time limit"):
+            await parse(pool, huge, "huge.html")
+        assert pool.replaced == 1
+        assert pool.pids() != before
+        page = await parse(pool, HTML)  # the next document is served by the new worker
+        assert page.fetched is not None  # type: ignore[attr-defined]
+
+
+async def test_an_inflating_pdf_costs_one_document(pool: ParsePool) -> None:
+    with pytest.raises(ParseError, match=r"^bomb\.pdf: "):
+        await parse(pool, pdf_bomb(200), "bomb.pdf")
+    page = await parse(pool, HTML)
+    assert page.fetched is not None  # type: ignore[attr-defined]
+
+
+async def test_the_memory_limit_turns_a_huge_tree_into_a_parse_error(repo_root: Path) -> None:
+    """A page under the 20 MB download cap can still need gigabytes as a parse tree."""
+    tags = b"<html><body><main>" + b"<i>x</i>" * 900_000 + b"</main></body></html>"
+    limits = PoolLimits(seconds=120.0, memory_mb=300)
+    async with ParsePool(repo_root / "config", size=1, limits=limits) as pool:
+        with pytest.raises(ParseError, match=r"tags\.html: .*memory"):
+            await parse(pool, tags, "tags.html")
+        page = await parse(pool, HTML)
+        assert page.fetched is not None  # type: ignore[attr-defined]
+
+
+async def test_a_worker_killed_while_idle_is_replaced_before_the_next_document(
+    pool: ParsePool,
+) -> None:
+    await parse(pool, HTML)
+    [pid] = pool.pids()
+    os.kill(pid, signal.SIGKILL)
+    await anyio.to_thread.run_sync(wait_dead, pid)
+    page = await parse(pool, HTML)
+    assert page.fetched is not None  # type: ignore[attr-defined]
+    assert pid not in pool.pids()
