@@ -152,7 +152,11 @@ def document_identity(issuing_body: str | None, doc_number: str | None, url: str
 _DRAFT = re.compile(
     r"征求意见稿|送审稿|意见稿|\([^()]*草案[^()]*\)|征求[^,。;]{0,80}?意见|公开征求"
 )
-_DRAFT_PAREN = re.compile(r"\([^()]*(?:征求意见|草案|送审稿|意见稿)[^()]*\)")
+_PAREN = re.compile(r"\(([^()]*)\)")
+_DRAFT_WORDS = re.compile(
+    r"(?:修订|修正)?(?:草案)?(?:第?[一二三四五六七八九十\d]+次)?(?:公开)?"
+    r"(?:征求意见稿|送审稿|意见稿|草案)"
+)
 _DRAFT_TAIL = re.compile(r"(?:公开)?(?:征求意见稿|送审稿)$")
 _WRAPPER = re.compile(
     r"^(?:.*?关于|.*?(?=公开征求|征求))?"
@@ -160,6 +164,19 @@ _WRAPPER = re.compile(
     r"《(?P<inner>.+)》"
     r"(?:向社会)?(?:公开)?(?:征求)?(?:社会各界|公众)?(?:意见|的意见)?(?:的)?(?:通知|公告|通告|函)?$"
 )
+
+
+def _strip_draft_parens(text: str) -> str:
+    """（征求意见稿） goes; （2025年本，征求意见稿） keeps its edition: （2025年本）."""
+
+    def strip(m: re.Match[str]) -> str:
+        inner = m.group(1)
+        if not _DRAFT_WORDS.search(inner):
+            return m.group(0)
+        rest = re.sub(r"^[,、;]+|[,、;]+$", "", _DRAFT_WORDS.sub("", inner))
+        return f"({rest})" if rest else ""
+
+    return _PAREN.sub(strip, text)
 
 
 def _compact(title: str) -> str:
@@ -183,14 +200,14 @@ def title_stem(title: str) -> str:
     (``工业和信息化部关于推进X的指导意见（征求意见稿）`` -> ``关于推进X的指导意见``).
     The stem is width-folded and has no spaces, so compare stems, not titles.
     """
-    text = _DRAFT_TAIL.sub("", _DRAFT_PAREN.sub("", _compact(title)))
+    text = _DRAFT_TAIL.sub("", _strip_draft_parens(_compact(title)))
     m = _WRAPPER.match(text)
     if m:
         text = m.group("inner")
     else:
         head, sep, rest = text.partition("关于")
         text = sep + rest if sep and head else text
-    stem = _DRAFT_TAIL.sub("", _DRAFT_PAREN.sub("", text))
+    stem = _DRAFT_TAIL.sub("", _strip_draft_parens(text))
     return stem or _compact(title)
 
 
