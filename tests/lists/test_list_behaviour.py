@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,9 @@ def test_a_challenge_where_the_api_json_was_expected_is_blocked() -> None:
 
 def test_a_challenge_instead_of_a_static_list_is_blocked() -> None:
     page = '<html><head><title>访问验证</title></head><body><div id="captcha-container"></div></body></html>'
-    with pytest.raises(BlockedListError, match="ndrc list https://www.ndrc.gov.cn/xxgk/zcfb/tz/"):
+    with pytest.raises(
+        BlockedListError, match=re.escape("ndrc list https://www.ndrc.gov.cn/xxgk/zcfb/tz/")
+    ):
         parse_list("ndrc", page.encode(), "https://www.ndrc.gov.cn/xxgk/zcfb/tz/")
 
 
