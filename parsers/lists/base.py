@@ -99,8 +99,10 @@ class ListSource:
 
     def json(self) -> Any:
         """The parsed JSON answer; a challenge page or broken JSON raises."""
-        if not self.looks_like_json() or len(self.text) > MAX_JSON_CHARS:
+        if not self.looks_like_json():
             raise self.error("a JSON answer")
+        if len(self.text) > MAX_JSON_CHARS:
+            raise self.error(f"a JSON answer under {MAX_JSON_CHARS:,} characters")
         try:
             return json.loads(self.text)
         except ValueError as exc:
@@ -115,8 +117,9 @@ class ListSource:
         suffix = "; the page layout may have changed" if layout else ""
         return ParseError(source, f"expected {expected}{suffix}")
 
-    def absolute(self, href: str, base: str | None = None) -> str:
-        return common.canonical_url(urljoin(base or self.url, href.strip()))
+    def absolute(self, href: str) -> str:
+        """``href`` resolved against the page (NEA's JSON: against the JSON file), canonical."""
+        return common.canonical_url(urljoin(self.url, href.strip()))
 
     def on_site(self, url: str) -> bool:
         """The site's own hosts, the page's host, and for gov.cn any ``*.gov.cn`` host."""
@@ -134,7 +137,6 @@ class ListSource:
         href: str | None,
         published: dt.date | None,
         *,
-        base: str | None = None,
         issuer: str | None = None,
         summary: str | None = None,
     ) -> ListEntry | None:
@@ -142,7 +144,7 @@ class ListSource:
         title = squash(title or "")
         if not href or not title or href.strip().lower().startswith(("javascript:", "#")):
             return None
-        url = self.absolute(href, base)
+        url = self.absolute(href)
         if not self.on_site(url):
             self.skipped.append(url)
             return None

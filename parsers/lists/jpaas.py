@@ -38,7 +38,7 @@ FRAGMENT = Layout(
     items="li",
     containers=("div.page-content", "ul"),
     dates=("span.fr", ".doctime", "span.date", ".date", "span", ".time"),
-    drop=("div.pagination", "div.page", "form"),
+    drop=("div.pagination", "form"),
 )
 PAGINATION = ("div.pagination[count]", "[count][rows]")
 

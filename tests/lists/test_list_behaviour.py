@@ -212,3 +212,18 @@ def test_text_already_decoded_and_bytes_give_the_same_page() -> None:
     )
     html = _cac_page(items)
     assert parse_list("cac", html, CAC_URL) == parse_list("cac", html.encode("gb18030"), CAC_URL)
+
+
+def test_a_saved_fragment_reads_like_the_api_answer_and_skips_the_pager() -> None:
+    fragment = (
+        '<div class="page-content"><ul>'
+        '<li class="cf"><a class="fl" href="/zwgk/art/2024/art_1.html" title="关于印发《办法》的通知">关于印发...</a>'
+        '<span class="fr">2024-09-04</span></li></ul></div>'
+        '<div class="pagination" rows="24" count="30" pageno="1"><ul>'
+        '<li><a href="/zwgk/index_2.html">2</a></li></ul></div>'
+    )
+    from_json = parse_list("miit", _api_answer(fragment), MIIT_API)
+    from_html = parse_list("miit", fragment, MIIT_API)
+    assert [e.title for e in from_json.entries] == ["关于印发《办法》的通知"]
+    assert from_html.entries == from_json.entries
+    assert from_json.pages == 2
