@@ -83,6 +83,8 @@ async def discover(
 ) -> tuple[list[Candidate], SourceState]:
     """New candidates of one source and its updated state (failures are recorded, not raised)."""
     new_state = state.model_copy(deep=True)
+    if source.type == "imap":  # a mailbox is read by policywatch.mailbox.fetch_new, not here
+        return [], new_state
     try:
         if source.type == "folder":
             found = await _discover_folder(source, new_state, since, root)

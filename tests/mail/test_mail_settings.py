@@ -161,3 +161,25 @@ def test_mailbox_keys_on_another_source_type_are_rejected(tmp_path: Path) -> Non
     )
     with pytest.raises(ConfigError, match=r"sources\[0\]: host: only for sources of type 'imap'"):
         _ = Config(folder).app
+
+
+def test_the_readme_example_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo_root: Path
+) -> None:
+    readme = (repo_root / "README.md").read_text("utf-8")
+    section = readme.split("## Mailbox source", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("MERICS_IMAP_PASSWORD", "from-the-environment")
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "policywatch.yaml").write_text(example, "utf-8")
+    (src,) = Config(folder).app.sources
+    assert (src.type, src.host, src.imap_port(), src.folder) == (
+        "imap",
+        "imap.firm.example",
+        993,
+        "INBOX",
+    )
+    assert src.password is not None
+    assert src.password.get_secret_value() == "from-the-environment"
+    assert src.search.subject == "China Industries"
