@@ -112,11 +112,13 @@ class MailboxState(BaseModel):
 def mailbox_url(settings: SourceSettings) -> str:
     """``imaps://user@host:port/folder``: how errors and logs name a mailbox (no password)."""
     scheme = "imaps" if settings.security == "tls" else "imap"
-    return f"{scheme}://{settings.user}@{settings.host}:{settings.imap_port()}/{settings.folder}"
+    return f"{scheme}://{_identity(settings)}"
 
 
 def _identity(settings: SourceSettings) -> str:
-    return f"{settings.user}@{settings.host}:{settings.imap_port()}/{settings.folder}"
+    host = settings.host or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{settings.user}@{host}:{settings.imap_port()}/{settings.folder}"
 
 
 # -------------------------------------------------------------------------------------- read

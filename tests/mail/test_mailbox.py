@@ -16,7 +16,7 @@ from imapclient import SEEN
 
 from parsers.bodies import BodyIndex
 from policywatch.errors import ConfigError, MailboxError, MailboxLoginError
-from policywatch.mailbox import MailboxState, fetch_new, settle
+from policywatch.mailbox import MailboxState, fetch_new, mailbox_url, settle
 from policywatch.settings import SourceSettings
 from tests.mail import dovecot as dc
 from tests.mail.builders import (
@@ -432,3 +432,11 @@ def test_the_password_never_reaches_logs_or_state(
     assert "LOGIN" in caplog.text  # the commands were logged ...
     assert dc.PASSWORD not in caplog.text  # ... without the password
     assert dc.PASSWORD not in state.model_dump_json() + repr(settings)
+
+
+def test_mailbox_url_names_the_mailbox_without_the_password() -> None:
+    values = {"name": "m", "type": "imap", "user": "reader", "password": "pw-9"}
+    ipv6 = SourceSettings.model_validate({**values, "host": "::1", "security": "plain"})
+    assert mailbox_url(ipv6) == "imap://reader@[::1]:143/INBOX"
+    tls = SourceSettings.model_validate({**values, "host": "imap.firm.example", "folder": "News"})
+    assert mailbox_url(tls) == "imaps://reader@imap.firm.example:993/News"
