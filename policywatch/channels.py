@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import smtplib
 import ssl
 import threading
@@ -30,12 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from policywatch.errors import ConfigError, DeliveryError, PolicywatchError
 from policywatch.notify import Message, cut
-from policywatch.yamlconf import YamlDoc, load_yaml, validate
+from policywatch.yamlconf import ENV_REF as _ENV_REF
+from policywatch.yamlconf import YamlDoc, load_yaml, substitute_env, validate
 
 Format = Literal["html", "markdown", "text"]
 SecretResolver = Callable[[str], str]
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_PREFIX = "secret:"
 EMAIL_SCHEMAS = frozenset({"mailto", "mailtos"})
 
@@ -243,19 +242,6 @@ def scrub(text: str, secrets: list[str]) -> str:
     for s in secrets:
         text = text.replace(s, "****")
     return text
-
-
-def substitute_env(
-    value: str, environ: Mapping[str, str], where: str, path: str
-) -> tuple[str, list[str]]:
-    """Replace ``${VAR}``; missing variables are reported by name, never by value."""
-    missing = [m for m in _ENV_REF.findall(value) if m not in environ]
-    errors = [
-        f"{where}: {path}: environment variable {var} is not set"
-        " (export it before running policywatch)"
-        for var in dict.fromkeys(missing)
-    ]
-    return _ENV_REF.sub(lambda m: environ.get(m.group(1), ""), value), errors
 
 
 def load_channels(

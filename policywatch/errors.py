@@ -14,6 +14,8 @@ __all__ = [
     "DeliveryError",
     "DisallowedHostError",
     "FetchError",
+    "MailboxError",
+    "MailboxLoginError",
     "NotFoundError",
     "ParseError",
     "PolicywatchError",
@@ -73,3 +75,16 @@ class UnresolvedHostError(FetchError):
 
 class TooLargeError(FetchError):
     """The response body exceeded the size cap and was cut off while streaming."""
+
+
+class MailboxError(FetchError):
+    """An IMAP mailbox could not be read or updated. ``url`` names user, host, port and folder
+    (``imaps://reader@mail.example.org:993/INBOX``), never the password."""
+
+    def __init__(self, url: str, reason: str, *, hint: str | None = None) -> None:
+        self.url, self.reason, self.status, self.attempts = url, reason, None, 1
+        PolicywatchError.__init__(self, f"{url}: {reason}", hint=hint)
+
+
+class MailboxLoginError(MailboxError):
+    """The server refused the user name or password: retrying within a run will not help."""

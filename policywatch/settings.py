@@ -12,16 +12,29 @@ holds ``config/`` (the project root).
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from parsers.bodies import BodyIndex
-from policywatch.yamlconf import load_yaml, validate
+from parsers.mail import DEFAULT_MAX_BYTES
+from policywatch.errors import ConfigError
+from policywatch.yamlconf import YamlDoc, load_yaml, substitute_env, validate
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,9 +112,54 @@ class HttpSettings(Section):
         return max(self.max_connections or 0, floor, 20)
 
 
+SECRET_PREFIX = "secret:"
+IMAP_KEYS = frozenset(
+    [
+        "host",
+        "port",
+        "security",
+        "user",
+        "password",
+        "folder",
+        "search",
+        "mark_seen",
+        "move_to",
+        "max_message_bytes",
+        "ca_file",
+        "connect_timeout",
+        "read_timeout",
+    ]
+)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or ``localhost``: a connection that never leaves the machine."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class MailSearch(Section):
+    """What the mailbox is searched for; every criterion given must match (IMAP ``SEARCH``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    sender: str | None = Field(
+        None, alias="from", description="part of From (for a forward: the colleague's address)"
+    )
+    subject: str | None = Field(
+        "China Industries", description="part of Subject ('Fwd: ...' matches too); null: any"
+    )
+    since: dt.date | None = Field(None, description="only messages received on or after")
+
+
 class SourceSettings(Section):
     name: str
-    type: Literal["merics", "folder"]
+    type: Literal["merics", "folder", "imap"]
     enabled: bool = True
     # merics
     feed_url: str | None = "https://merics.org/en/rss.xml"
@@ -113,6 +171,38 @@ class SourceSettings(Section):
     )
     # folder
     path: str | None = None
+    # imap (the subscriber's mailbox; policywatch.mailbox)
+    host: str | None = None
+    port: int | None = Field(None, ge=1, le=65535, description="default: 993 (tls), 143")
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    user: str | None = None
+    password: SecretStr | None = Field(
+        None, description="${ENV_VAR} (resolved at load) or secret:NAME (resolved when read)"
+    )
+    folder: str = "INBOX"
+    search: MailSearch = Field(default_factory=MailSearch)
+    mark_seen: bool = Field(False, description="flag processed messages \\Seen")
+    move_to: str | None = Field(None, description="move processed messages to this folder")
+    max_message_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    ca_file: str | None = Field(
+        None, description="PEM file of CAs to trust instead of the system's"
+    )
+    connect_timeout: float = Field(10.0, gt=0, description="seconds to connect and log in")
+    read_timeout: float = Field(60.0, gt=0, description="seconds to wait for each answer")
+
+    def imap_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+    @field_validator("security")
+    @classmethod
+    def _plain_on_loopback_only(cls, security: str, info: ValidationInfo) -> str:
+        host = info.data.get("host")
+        if security == "plain" and host and not is_loopback(host):
+            raise ValueError(
+                f"security 'plain' would send the password unencrypted to '{host}'; it is "
+                "allowed only for a loopback host (localhost, 127.0.0.1, ::1): use tls or starttls"
+            )
+        return security
 
     @field_validator("feed_url", "listing_url")
     @classmethod
@@ -128,6 +218,12 @@ class SourceSettings(Section):
             raise ValueError("a folder source needs 'path' (the folder with saved issues)")
         if self.type == "merics" and not (self.feed_url or self.listing_url):
             raise ValueError("a merics source needs 'feed_url' or 'listing_url'")
+        if self.type == "imap":
+            missing = [k for k in ("host", "user", "password") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"an imap source needs {', '.join(repr(k) for k in missing)}")
+        elif stray := sorted(IMAP_KEYS & self.model_fields_set):
+            raise ValueError(f"{', '.join(stray)}: only for sources of type 'imap'")
         return self
 
 
@@ -223,7 +319,31 @@ class Config:
         path = self.dir / "policywatch.yaml"
         if not path.exists():
             return AppSettings()
-        return validate(load_yaml(path), AppSettings)
+        doc = load_yaml(path)
+        return self._finish_mailboxes(doc, validate(doc, AppSettings))
+
+    def _finish_mailboxes(self, doc: YamlDoc, app: AppSettings) -> AppSettings:
+        """Resolve each enabled mailbox's ``${VAR}`` password (a disabled one may lack it) and
+        make ``ca_file`` absolute; a missing variable is named with file:line, never a value."""
+        errors: list[str] = []
+        for i, src in enumerate(app.sources):
+            if src.type != "imap":
+                continue
+            update: dict[str, object] = {}
+            if src.ca_file:
+                update["ca_file"] = str(self.resolve(src.ca_file))
+            raw = src.password.get_secret_value() if src.password else ""
+            if src.enabled and not raw.startswith(SECRET_PREFIX):
+                loc = ("sources", i, "password")
+                value, problems = substitute_env(
+                    raw, os.environ, doc.where(loc), f"sources[{i}].password"
+                )
+                errors += problems
+                update["password"] = SecretStr(value)
+            app.sources[i] = src.model_copy(update=update)
+        if errors:
+            raise ConfigError("\n".join(errors), hint=f"fix {doc.path} or export the variables")
+        return app
 
     @cached_property
     def bodies(self) -> BodyIndex:

@@ -5,12 +5,16 @@ document (``("watchlists", 0, "sectors", 1)``), the line it came from. ``validat
 pydantic model over the data and turns every validation error into one readable line:
 
     config/watchlists.yaml:12: watchlists[0].sectorz: unknown key; allowed: name, sectors, ...
+
+``substitute_env`` resolves the ``${VAR}`` references that secrets are written as (channel URLs,
+mailbox passwords).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +26,7 @@ from policywatch.errors import ConfigError
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass
@@ -179,3 +184,16 @@ def validate(doc: YamlDoc, model: type[M], *, context: dict[str, Any] | None = N
         raise ConfigError(
             "\n".join(lines), hint=f"fix {doc.path} and run `policywatch check-config`"
         ) from None
+
+
+def substitute_env(
+    value: str, environ: Mapping[str, str], where: str, path: str
+) -> tuple[str, list[str]]:
+    """Replace ``${VAR}``; missing variables are reported by name, never by value."""
+    missing = [m for m in ENV_REF.findall(value) if m not in environ]
+    errors = [
+        f"{where}: {path}: environment variable {var} is not set"
+        " (export it before running policywatch)"
+        for var in dict.fromkeys(missing)
+    ]
+    return ENV_REF.sub(lambda m: environ.get(m.group(1), ""), value), errors
