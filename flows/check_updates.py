@@ -18,7 +18,15 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.common import deliver_step, finish, guarded, open_run, parse_pool, run_timeout
+from flows.common import (
+    deliver_step,
+    finish,
+    guarded,
+    open_run,
+    parse_pool,
+    run_timeout,
+    secret_resolver,
+)
 from policywatch import pipeline as p
 from policywatch.intake import Intake, Runners, run_intake
 
@@ -91,7 +99,9 @@ async def check_updates(
         clock, statements = time.perf_counter(), rt.store.statements
         selected = p.selected_sources(rt.config, sources)
         async with p.make_client(rt.config.app.http) as client, parse_pool(rt.config) as pool:
-            intake = Intake(rt, client, pool, dry_run=dry_run, since=since)
+            intake = Intake(
+                rt, client, pool, dry_run=dry_run, since=since, resolver=secret_resolver()
+            )
             await run_intake(intake, summary, selected, RUNNERS, on_listed=log_listed)
         summary.stats.update(
             intake_s=round(time.perf_counter() - clock, 3),

@@ -34,6 +34,7 @@ from policywatch.notices import Fetched, fetch_one
 from policywatch.pool import Pool
 from policywatch.settings import Config, NoticeSettings, SourceSettings
 from policywatch.sources import Candidate, SourceState, Verdict, list_candidates, settle
+from policywatch.sources.imap import settle_mailbox
 from policywatch.sources.merics import page_url, verdict_for
 from policywatch.store.reads import NoticeState, Snapshot
 from policywatch.store.writes import NoticeRetry, notice_row
@@ -111,6 +112,7 @@ class Intake:
     since: dt.date | None = None
     force: bool = False
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    resolver: Callable[[str], str] | None = None  # secret:NAME settings (Prefect Secret blocks)
     _notices: dict[str, asyncio.Future[Notice]] = field(default_factory=dict)
     _rows: list[dict[str, Any]] = field(default_factory=list)
     _flush: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -122,19 +124,24 @@ class Intake:
     ) -> tuple[list[Candidate], SourceState, SourceOutcome]:
         state = SourceState.model_validate(self.rt.store.source_state(source.name) or {})
         found, new_state = await list_candidates(
-            source, self.client, state, since=self.since, root=self.rt.config.root, now=self.now
-        )
+            source, self.client, state, since=self.since, root=self.rt.config.root, now=self.now,
+            resolver=self.resolver,
+        )  # fmt: skip
         ok = new_state.consecutive_failures == 0
         error = None if ok else new_state.last_error
         return found, new_state, SourceOutcome(source.name, ok, len(found), error)
 
-    def settle_source(
-        self, name: str, state: SourceState, results: Sequence[IssueResult]
+    async def settle_source(
+        self, source: SourceSettings, state: SourceState, results: Sequence[IssueResult]
     ) -> SourceState:
+        """Record what became of the source's candidates (nothing in a dry run)."""
         outcomes = {r.candidate.key: (r.verdict, r.candidate, r.reason) for r in results}
         new = settle(state, outcomes, now=self.now, delays=self.rt.config.app.notices.retry_delays)
-        if not self.dry_run:
-            self.rt.store.save_source_state(name, new.model_dump(mode="json"))
+        if self.dry_run:
+            return new
+        if source.type == "imap":
+            new = await asyncio.to_thread(settle_mailbox, source, new, outcomes, self.resolver)
+        self.rt.store.save_source_state(source.name, new.model_dump(mode="json"))
         return new
 
     # -- one issue ------------------------------------------------------------------------
@@ -155,6 +162,8 @@ class Intake:
         return IssueResult(candidate, "failed", error, part, candidate.published)
 
     async def _process(self, candidate: Candidate) -> IssueResult:
+        if candidate.error is not None:  # listed, but unreadable (a mail with no document)
+            raise IssueFailed(self.failed(candidate, candidate.error))
         candidate = await self._read(candidate)
         page = await self._parse(candidate)
         if candidate.labelled and page.kind is not None:
@@ -380,9 +389,8 @@ async def run_intake(
     results = await process_all(intake, candidates, runners.issue)
     for source, (_, state, outcome) in zip(sources, listed, strict=True):
         if outcome.ok:
-            intake.settle_source(
-                source.name, state, [r for r in results if r.candidate.source == source.name]
-            )
+            mine = [r for r in results if r.candidate.source == source.name]
+            await intake.settle_source(source, state, mine)
     done = {r.summary.issues[0].url for r in results if r.summary and r.summary.issues}
     retried = await runners.notices("retry notices", lambda: intake.retry_notices(done))
     await intake.flush_notices()

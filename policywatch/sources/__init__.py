@@ -9,6 +9,7 @@ then :func:`settle` records what became of it. ``discover`` composes both for op
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from parsers.pages import classify_page
 from policywatch.errors import ConfigError, FetchError
 from policywatch.http import PoliteClient
 from policywatch.settings import SourceSettings
-from policywatch.sources import folder, merics
+from policywatch.sources import folder, imap, merics
 from policywatch.sources.base import Candidate, Pending, SourceState, Verdict, due, settle
 from policywatch.sources.merics import canonical_merics_url, is_china_industries
 
@@ -45,12 +46,18 @@ async def list_candidates(
     since: date | None = None,
     root: Path,
     now: datetime | None = None,
+    resolver: Callable[[str], str] | None = None,
 ) -> tuple[list[Candidate], SourceState]:
-    """New and due candidates of one source and its updated state (failures recorded)."""
+    """New and due candidates of one source and its updated state (failures recorded).
+
+    ``resolver`` reads ``secret:NAME`` settings (a mailbox password) from Prefect Secret blocks.
+    """
     new_state = state.model_copy(deep=True)
     try:
         if source.type == "folder":
             found = await folder.list_candidates(source, new_state, since, root)
+        elif source.type == "imap":
+            found = await imap.list_candidates(source, new_state, since, resolver)
         else:
             found = await merics.list_candidates(source, client, new_state, since, now)
     except (FetchError, ConfigError, OSError) as exc:
@@ -75,7 +82,7 @@ async def discover(
     would settle it (no parsing, no database)."""
     found, new_state = await list_candidates(source, client, state, since=since, root=root)
     outcomes: dict[str, tuple[Verdict, Candidate, str]]
-    if source.type == "folder":
+    if source.type in ("folder", "imap"):
         outcomes = {c.key: ("done", c, "") for c in found}
     else:
         outcomes = await merics.accept_pages(source, client, found, since)

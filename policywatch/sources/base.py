@@ -68,6 +68,7 @@ class Candidate:
     content_type: str | None = None
     labelled: bool = False
     fallbacks: tuple[tuple[str, bytes], ...] = ()  # (name, bytes) tried when content fails
+    error: str | None = None  # listed but unreadable (a mail without a usable document)
 
 
 def due(state: SourceState, now: datetime, *, everything: bool = False) -> dict[str, Pending]:
