@@ -48,7 +48,7 @@ T = TypeVar("T")
 # runner(label, work): runs ``work`` (an issue or a source) and returns its result; the flow's
 # runner wraps it in a Prefect task named ``label``.
 Runner = Callable[[str, Callable[[], Awaitable[T]]], Awaitable[T]]
-NOTICE_BATCH = 100
+NOTICE_BATCH = 500  # notice rows per statement (a crash before the write refetches them)
 
 
 async def plain_runner(label: str, work: Callable[[], Awaitable[T]]) -> T:

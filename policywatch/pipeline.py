@@ -48,7 +48,7 @@ from policywatch.summary import (
     reason_text,
 )
 from policywatch.taxonomy import Taxonomy, load_taxonomy
-from policywatch.transport import HOST_MAP_ENV, host_map_transport
+from policywatch.transport import HOST_MAP_ENV, host_map_factory
 from policywatch.watchlists import Watchlist, load_watchlists
 
 __all__ = [
@@ -124,7 +124,7 @@ def open_store(url: str) -> Store:
 
 def make_client(settings: HttpSettings) -> PoliteClient:
     """The run's one HTTP client; honours the loopback host map when ``HOST_MAP_ENV`` is set."""
-    return PoliteClient(settings, transport=host_map_transport())
+    return PoliteClient(settings, transport_factory=host_map_factory())
 
 
 # -- steps ----------------------------------------------------------------------------------------

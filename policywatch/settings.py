@@ -96,7 +96,10 @@ class HttpSettings(Section):
         0.5, ge=0, description="minimum seconds between request starts per host"
     )
     max_connections: int | None = Field(
-        None, ge=1, description="open connections in all; default: allowed hosts x per-host limit"
+        None,
+        ge=1,
+        description="requests in flight over all hosts; default: no cap beyond the per-host "
+        "limits (each host has its own pool of per_host_concurrency connections)",
     )
     max_redirects: int = Field(5, ge=0, le=20)
     allowed_hosts: list[Annotated[str, AfterValidator(_bare_host)]] = Field(
@@ -105,11 +108,6 @@ class HttpSettings(Section):
 
     def allow_list(self) -> tuple[str, ...]:
         return (*DEFAULT_ALLOWED_HOSTS, *self.allowed_hosts)
-
-    def connection_limit(self) -> int:
-        """Never below hosts x per-host limit, so the per-host limits are the only brake."""
-        floor = len(self.allow_list()) * self.per_host_concurrency
-        return max(self.max_connections or 0, floor, 20)
 
 
 SECRET_PREFIX = "secret:"

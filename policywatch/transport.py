@@ -10,25 +10,31 @@ anywhere else.
 from __future__ import annotations
 
 import os
+import ssl
+from collections.abc import Callable
 
 import httpx
 
 from policywatch.errors import StateError
 
-__all__ = ["HOST_MAP_ENV", "LOOPBACK_HOSTS", "HostMapTransport", "host_map_transport"]
+__all__ = ["HOST_MAP_ENV", "LOOPBACK_HOSTS", "HostMapTransport", "host_map_factory"]
 
 HOST_MAP_ENV = "POLICYWATCH_HOST_MAP"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _loopback(base: str) -> httpx.URL:
+    target = httpx.URL(base)
+    if target.host not in LOOPBACK_HOSTS:
+        raise StateError(f"{HOST_MAP_ENV}={base}: only a loopback server may be mapped")
+    return target
 
 
 class HostMapTransport(httpx.AsyncBaseTransport):
     """Sends ``https://host/path`` to ``<base>/host/path`` on a loopback server."""
 
     def __init__(self, base: str, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        target = httpx.URL(base)
-        if target.host not in LOOPBACK_HOSTS:
-            raise StateError(f"{HOST_MAP_ENV}={base}: only a loopback server may be mapped")
-        self._base = target
+        self._base = _loopback(base)
         self._inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -49,7 +55,11 @@ class HostMapTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def host_map_transport() -> HostMapTransport | None:
-    """The mapping transport when ``POLICYWATCH_HOST_MAP`` is set, else None (production)."""
+def host_map_factory() -> Callable[[ssl.SSLContext], HostMapTransport] | None:
+    """Makes a mapping transport per host when ``POLICYWATCH_HOST_MAP`` is set, else None
+    (production). Checked once, so a bad value fails before any request."""
     base = os.environ.get(HOST_MAP_ENV)
-    return HostMapTransport(base) if base else None
+    if not base:
+        return None
+    _loopback(base)
+    return lambda tls: HostMapTransport(base, httpx.AsyncHTTPTransport(verify=tls))
