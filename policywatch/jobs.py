@@ -20,7 +20,13 @@ from parsers.notices.base import error_notice
 from parsers.notices.pdf import is_pdf
 from parsers.pages import PageKind, page_details
 from parsers.records import Notice
-from policywatch.parsing import FetchedIssue, parse_issue_bytes, tag_issue
+from policywatch.parsing import (
+    FetchedIssue,
+    document_issue,
+    is_china_industries,
+    load_document,
+    tag_issue,
+)
 from policywatch.taxonomy import Taxonomy
 
 __all__ = ["ParsedPage", "call", "init", "issue_job", "notice_job", "parse_notice_page"]
@@ -65,12 +71,15 @@ def issue_job(data: bytes, location: str, source: str, labelled: bool) -> Parsed
 
     A page of another series, or with no series label, is not parsed at all.
     """
-    page = ParsedPage()
+    doc = load_document(data, location, kind="pdf" if data[:5] == b"%PDF-" else None)
+    page = ParsedPage(title=doc.title, published=doc.published)
     if labelled:
-        page.kind, page.title, page.published = page_details(data)
-        if page.kind != "china-industries":
-            return page
-    fetched = parse_issue_bytes(data, location, _bodies(), source=source)
+        if not is_china_industries(doc):  # the rare path: what else is this page?
+            page.kind, page.title, page.published = page_details(data)
+            if page.kind != "china-industries":
+                return page
+        page.kind = "china-industries"
+    fetched = document_issue(doc, location, _bodies(), source)
     page.fetched = tag_issue(fetched, _taxonomy()) if fetched is not None else None
     return page
 

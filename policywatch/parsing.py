@@ -14,11 +14,20 @@ from dataclasses import dataclass
 from parsers.bodies import BodyIndex
 from parsers.documents import load_document
 from parsers.merics import parse_issue
-from parsers.records import Issue, Notice
+from parsers.records import Document, Issue, Notice
 from policywatch.match import tag_item
 from policywatch.taxonomy import Taxonomy
 
-__all__ = ["FetchedIssue", "issue_hash", "parse_issue_bytes", "tag_issue", "tag_with_notices"]
+__all__ = [
+    "FetchedIssue",
+    "document_issue",
+    "is_china_industries",
+    "issue_hash",
+    "load_document",
+    "parse_issue_bytes",
+    "tag_issue",
+    "tag_with_notices",
+]
 
 
 @dataclass
@@ -49,10 +58,20 @@ def parse_issue_bytes(
     data: bytes, url: str, bodies: BodyIndex, *, source: str = "", kind: str | None = None
 ) -> FetchedIssue | None:
     """Parse one issue; ``None`` when the page belongs to another series (China Essentials...)."""
-    if kind is None and data[:5] == b"%PDF-":
-        kind = "pdf"
-    doc = load_document(data, url, kind=kind)
-    if doc.series and "china industries" not in doc.series.lower():
+    return document_issue(load_document(data, url, kind=_kind(data, kind)), url, bodies, source)
+
+
+def _kind(data: bytes, kind: str | None) -> str | None:
+    return "pdf" if kind is None and data[:5] == b"%PDF-" else kind
+
+
+def is_china_industries(doc: Document) -> bool:
+    return bool(doc.series and "china industries" in doc.series.lower())
+
+
+def document_issue(doc: Document, url: str, bodies: BodyIndex, source: str) -> FetchedIssue | None:
+    """The issue in a loaded document; ``None`` for another series or a page without items."""
+    if doc.series and not is_china_industries(doc):
         return None
     issue = parse_issue(doc, bodies, url=url)
     if not issue.items:
