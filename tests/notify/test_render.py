@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from policywatch.models import Reason
+from policywatch.models import Reason, WatchlistReasons
 from policywatch.notify import Entry, cut, highlight, render_alert, render_digest
 
-from .conftest import HOSTILE, ISSUE, REASON, make_item, make_notice
+from .conftest import HOSTILE, ISSUE, REASON, entry_of, make_item
 
 
 def entry(n: int = 1, headline: str | None = None, **kw: object) -> Entry:
     item = make_item(n, headline)
-    return Entry(
-        key=f"ev|email|{item.id}|instant",
-        watchlist="ev",
-        item=item,
-        issue=ISSUE,
-        notices=[make_notice(n)],
-        reasons=[REASON],
-        **kw,  # type: ignore[arg-type]
-    )
+    return entry_of(item, f"email|{item.id}|instant", **kw)
+
+
+def matched(name: str, *reasons: Reason) -> list[WatchlistReasons]:
+    return [WatchlistReasons(watchlist=name, reasons=list(reasons))]
 
 
 def test_html_escapes_hostile_text_and_keeps_facts() -> None:
@@ -48,7 +44,7 @@ def test_links_other_than_http_are_dropped() -> None:
     item = e.item.model_copy(
         update={"links": [e.item.links[0].model_copy(update={"url": "javascript:alert(1)"})]}
     )
-    msg = render_alert(Entry(key=e.key, watchlist="ev", item=item, issue=ISSUE))
+    msg = render_alert(Entry(key=e.key, matched=matched("ev"), item=item, issue=ISSUE))
     assert "javascript:" not in msg.html
     assert "javascript:" not in msg.markdown
 
@@ -68,7 +64,7 @@ def test_chinese_reason_is_highlighted_in_text() -> None:
         snippet="关于固态电池的通知",
     )
     msg = render_alert(
-        Entry(key="k", watchlist="ev", item=make_item(1), issue=ISSUE, reasons=[reason])
+        Entry(key="k", matched=matched("ev", reason), item=make_item(1), issue=ISSUE)
     )
     assert "关于[固态电池]的通知" in msg.text
     assert "关于**固态电池**的通知" in msg.markdown
@@ -87,17 +83,20 @@ def test_revision_is_marked_with_hashes_and_diff() -> None:
     assert "_revised_" in msg.slack
 
 
-def test_message_id_is_stable_per_key_and_distinct_between_keys() -> None:
+def test_message_id_is_stable_per_key_and_in_the_senders_domain() -> None:
     a1, a2 = render_alert(entry(1)), render_alert(entry(1))
     b = render_alert(entry(2))
-    assert a1.message_id == a2.message_id != b.message_id
-    assert a1.message_id.startswith("<")
-    assert a1.message_id.endswith("@localhost>")
+    sender = "policywatch <alerts@example.org>"
+    assert a1.message_id(sender) == a2.message_id(sender) != b.message_id(sender)
+    assert a1.message_id(sender).startswith("<")
+    assert a1.message_id(sender).endswith("@example.org>")
+    assert a1.message_id("pw@localhost").endswith("@localhost>")  # only when the sender is
+    assert a1.message_id(None).endswith("@policywatch.invalid>")
 
 
 def test_digest_lists_all_items_in_order_with_count() -> None:
     entries = [entry(n) for n in (3, 1, 2)]
-    msg = render_digest(entries, watchlist="ev", channel="email", run_id="r1")
+    msg = render_digest(entries, channel="email", run_id="r1")
     assert msg.subject.startswith("[ev] digest: 3 matches")
     positions = [msg.text.index(f"part {n}") for n in (3, 1, 2)]
     assert positions == sorted(positions)
@@ -119,7 +118,7 @@ def test_revision_diff_is_short_escaped_and_cannot_break_out_of_its_block() -> N
     old = "Same opening sentence. Old <b>claim</b> about batteries. " + "Filler text. " * 400
     new_text = "Same opening sentence. New ``` <script>x</script> claim. " + "Filler text. " * 400
     item = make_item(1).model_copy(update={"text": new_text})
-    e = Entry(key="k", watchlist="ev", item=item, issue=ISSUE, reasons=[REASON],
+    e = Entry(key="k", matched=matched("ev", REASON), item=item, issue=ISSUE,
               change="revised", previous_text=old)  # fmt: skip
     msg = render_alert(e)
     assert "-Old <b>claim</b> about batteries." in msg.text
