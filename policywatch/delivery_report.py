@@ -70,6 +70,18 @@ class DeliveryReport:
         return self._sum("skipped")
 
     @property
+    def disabled(self) -> int:
+        return self._sum("disabled")
+
+    @property
+    def deferred(self) -> int:
+        return self._sum("deferred")
+
+    @property
+    def retrying(self) -> int:
+        return self._sum("retrying")
+
+    @property
     def pending(self) -> int:
         """Alerts still pending after this delivery (disabled, deferred or retrying)."""
         return self._sum("disabled") + self._sum("deferred") + self._sum("retrying")

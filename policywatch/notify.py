@@ -238,7 +238,11 @@ def summary_text(item: PolicyItem) -> str:
 def excerpt(body_text: str) -> str:
     """The first non-empty lines of a notice's body (its salutation and opening), one line."""
     lines = [" ".join(line.split()) for line in body_text.splitlines()]
-    return trim(" ".join([line for line in lines if line][:EXCERPT_LINES]), EXCERPT_CHARS)
+    text = ""
+    for line in [line for line in lines if line][:EXCERPT_LINES]:
+        cjk = text and not text[-1].isascii() and not line[0].isascii()
+        text += line if cjk or not text else " " + line  # Chinese lines join without a space
+    return trim(text, EXCERPT_CHARS)
 
 
 def _notice_view(notice: Notice) -> dict[str, Any]:

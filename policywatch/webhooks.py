@@ -56,7 +56,7 @@ def _check(response: httpx.Response) -> None:
     after = retry_after_seconds(response.headers.get("retry-after"))
     if status in _THROTTLED and after is not None:
         raise ChannelThrottled(f"HTTP {status}, Retry-After {after:g} s", retry_after=after)
-    raise DeliveryError(f"the webhook answered HTTP {status}")
+    raise DeliveryError(f"refused: HTTP {status}")
 
 
 def _url(plugin: Any) -> str:

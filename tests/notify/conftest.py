@@ -15,6 +15,7 @@ import pytest
 
 from policywatch.alerting import build_alerts
 from policywatch.channels import Channel, load_channels
+from policywatch.delivery_report import DeliveryReport
 from policywatch.devtools.mailsink import MailSink
 from policywatch.models import (
     Alert,
@@ -246,4 +247,12 @@ def record(
         item_notices={i.id: [n.url] for i, n in zip(items, notices, strict=True)},
         alerts=alerts,
         run_id=run_id,
+    )
+
+
+def balanced(report: DeliveryReport) -> bool:
+    """Every due alert is accounted for once, per channel."""
+    return all(
+        c.due == c.items + c.skipped + c.disabled + c.deferred + c.retrying + c.failed
+        for c in report.channels.values()
     )

@@ -61,3 +61,14 @@ def test_same_alert_sent_twice_keeps_its_message_id(tmp_path: Path, sink: MailSi
     ids = {m["Message-ID"] for m in sink.messages}
     assert len(sink.messages) == 2
     assert ids == {render_alert(entry).message_id("alerts@example.org")}  # the From's domain
+
+
+def test_message_id_domain_is_the_configured_senders(tmp_path: Path, sink: MailSink) -> None:
+    channels = write_channels(tmp_path, "channels:\n  mail:\n    url: ${U}\n", {"U": sink.url()})
+    msg = render_alert(entry_of(make_item(1), "mail|item-0001|instant"))
+    settings = DeliverySettings(sender="Policy desk <desk@alerts.example.net>")
+    sent_id = send(channels["mail"], msg, settings=settings)
+    mail = sink.messages[0]
+    assert mail["Message-ID"] == sent_id
+    assert sent_id.endswith("@alerts.example.net>")
+    assert mail["From"] == "Policy desk <alerts@example.org>"  # the name; the URL's address

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from policywatch.alerting import sample_entry
+from policywatch.match import Matcher
 from policywatch.models import Reason, WatchlistReasons
-from policywatch.notify import Entry, cut, highlight, render_alert, render_digest
+from policywatch.notify import (
+    Entry,
+    cut,
+    excerpt,
+    highlight,
+    render_alert,
+    render_digest,
+    summary_text,
+)
+from policywatch.settings import Config
+from policywatch.taxonomy import load_taxonomy
+from policywatch.watchlists import load_watchlists
 
 from .conftest import HOSTILE, ISSUE, REASON, entry_of, make_item
 
@@ -131,3 +146,59 @@ def test_revision_diff_is_short_escaped_and_cannot_break_out_of_its_block() -> N
         block = body.split("```", 1)[1].split("\n```\n", 1)[0]
         assert "+New ''' <script>x</script> claim." in block  # a backtick cannot close the fence
         assert "-Old <b>claim</b> about batteries." in block
+
+
+def test_goals_follow_the_summarys_lead_in_in_every_format() -> None:
+    lead = "Key requirements include:"
+    summary = "The MIIT issued guidelines on pilot lines. " * 12 + lead  # longer than the cut
+    item = make_item(1).model_copy(
+        update={"summary": summary, "goals": ["build ten pilot lines by 2026", "cut costs 20%"]}
+    )
+    msg = render_alert(entry_of(item))
+    assert summary_text(item).endswith("… " + lead)  # the lead-in survives the cut
+    for body in (msg.text, msg.html, msg.markdown, msg.slack):
+        assert "build ten pilot lines by 2026" in body
+        assert "cut costs 20%" in body
+    assert f"{lead}\n  - build ten pilot lines by 2026\n  - cut costs 20%" in msg.text
+    assert "<li>build ten pilot lines by 2026</li>" in msg.html
+
+
+def test_notice_shows_its_first_lines_its_number_and_link() -> None:
+    body = "各省、自治区、直辖市工业和信息化主管部门：\n\n为推动固态电池产业发展，现就有关事项通知如下。\n一、总体要求\n二、重点任务"
+    e = entry()
+    notice = e.notices[0].model_copy(update={"body_text": body})
+    msg = render_alert(Entry(key=e.key, matched=e.matched, item=e.item, issue=ISSUE,
+                             notices=[notice]))  # fmt: skip
+    first = "各省、自治区、直辖市工业和信息化主管部门：为推动固态电池产业发展，现就有关事项通知如下。一、总体要求"
+    assert excerpt(body) == first
+    assert "二、重点任务" not in msg.text  # the first three lines only
+    for shown in (msg.text, msg.html, msg.markdown, msg.slack):
+        assert first in shown
+        assert "工信部电子〔2024〕101号" in shown
+        assert "https://www.miit.gov.cn/notice-1.html" in shown
+    blocked = notice.model_copy(update={"status": "blocked"})
+    quiet = render_alert(Entry(key=e.key, matched=e.matched, item=e.item, issue=ISSUE,
+                               notices=[blocked]))  # fmt: skip
+    assert "主管部门" not in quiet.text  # no excerpt of a page we could not read
+
+
+def test_digest_contents_in_markdown_and_slack() -> None:
+    msg = render_digest([entry(n) for n in (1, 2)], channel="team", run_id="r")
+    for body in (msg.markdown, msg.slack):  # both headlines listed before the first item
+        first = body.index("1. MIIT sets new targets for solid-state batteries, part 1")
+        second = body.index("2. MIIT sets new targets for solid-state batteries, part 2")
+        assert first < second < body.index("Pilots No. 1")
+
+
+def test_sample_alert_of_every_project_watchlist_would_match_it(repo_root: Path) -> None:
+    config = Config(repo_root / "config")
+    taxonomy = load_taxonomy(config)
+    for wl in load_watchlists(config, taxonomy=taxonomy):
+        e = sample_entry(wl, taxonomy, config.bodies, nonce="n")
+        matcher = Matcher.build([wl], taxonomy, config.bodies)
+        assert [m.watchlist for m in matcher.match(e.item, e.notices)] == [wl.name], wl.name
+        assert e.watchlists == [wl.name]
+        assert e.matched[0].reasons  # the matcher's own reasons
+        msg = render_alert(e)
+        assert msg.subject.startswith(f"[{wl.name}] Test alert for {wl.name}")
+        assert "测试〔2024〕1号" in msg.text
