@@ -131,9 +131,9 @@ class ScheduleSettings(Section):
 
 
 class DeliverySettings(Section):
-    """How the outbox is delivered. One delivery lasts at most about
-    ``time_budget + (8 + recipients) x connect_timeout + 2 x data_timeout`` (README, "Delivery
-    guarantees"); flow and task timeouts must stay above that."""
+    """How the outbox is delivered. One delivery lasts at most about ``time_budget`` plus one
+    email's ``(13 + recipients) x connect_timeout + 2 x data_timeout + 2 s`` (README, "Slow and
+    failing servers"); flow and task timeouts must stay above that."""
 
     max_attempts: int = Field(
         5, ge=1, description="after this many failed sends an alert is 'failed'"
