@@ -42,7 +42,7 @@ from policywatch.errors import (
     DeliveryError,
     PolicywatchError,
 )
-from policywatch.models import Alert, IssueMeta, Notice, PolicyItem, WatchlistReasons
+from policywatch.models import Alert, AlertKind, IssueMeta, Notice, PolicyItem, WatchlistReasons
 from policywatch.notify import Entry, Message, item_text, render_alert, render_digest
 from policywatch.ops import OPS_CHANNEL, render_ops
 from policywatch.settings import DeliverySettings
@@ -60,7 +60,7 @@ __all__ = [
 log = logging.getLogger("policywatch.outbox")
 
 LEASE = dt.timedelta(minutes=10)
-KINDS = ("instant", "digest")
+KINDS: tuple[AlertKind, ...] = ("instant", "digest")
 _REVISION = re.compile(r"^(?P<id>.+)@(?P<hash>[0-9a-f]{8})$")
 
 
@@ -229,7 +229,7 @@ def _send_batch(ctx: _Ctx, channel: str, rows: list[Any], *, digest: bool) -> No
 def _drop_delivered(ctx: _Ctx, channel: str, rows: list[Any]) -> list[Any]:
     """Rows whose item this channel already received (as another kind) are ``skipped``."""
     refs = {r.id: Alert.item_ref_of(r.key, r.channel, r.kind) for r in rows}
-    siblings = {Alert.make_key(channel, ref, k) for ref in refs.values() for k in KINDS}  # type: ignore[arg-type]
+    siblings = {Alert.make_key(channel, ref, k) for ref in refs.values() for k in KINDS}
     query = sa.select(alerts.c.key).where(alerts.c.key.in_(siblings), alerts.c.status == "sent")
     with ctx.store.engine.connect() as conn:
         sent = {

@@ -77,8 +77,8 @@ def deliver(
 
 
 def _print_report(report: DeliveryReport) -> None:
-    table = Table("channel", "due", "messages sent", "items sent", "skipped (already delivered)",
-                  "disabled", "deferred", "retrying", "failed")  # fmt: skip
+    table = Table("channel", "due", "messages", "items", "skipped", "disabled", "deferred",
+                  "retrying", "failed")  # fmt: skip
     for name, c in sorted(report.channels.items()):
         values = (c.due, c.sent, c.items, c.skipped, c.disabled, c.deferred, c.retrying, c.failed)
         table.add_row(name, *(str(v) for v in values))
@@ -118,7 +118,8 @@ def alerts_cmd(
         when = r["sent_at"] or r["next_attempt_at"] or r["created_at"]
         mark = " (revised)" if r["change"] == "revised" else ""
         table.add_row(
-            str(r["id"]), f"{r['status']}\n{r['kind']}", r["channel"], r["watchlist"],
+            str(r["id"]), f"{r['status']}\n{r['kind']}", r["channel"],
+            r["watchlist"].replace(", ", "\n"),
             r["headline"] + mark, when.strftime("%Y-%m-%d %H:%M") if when else "",
         )  # fmt: skip
     console.print(table)
