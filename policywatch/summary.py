@@ -93,7 +93,7 @@ class RunSummary:
     sent: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     delivery: dict[str, ChannelCounts] = field(default_factory=dict)
-    delivery_outcome: str = "nothing_due"
+    delivery_outcome: str = "not_run"  # else DeliveryReport.outcome
     delivery_errors: list[str] = field(default_factory=list)
 
     def checkpoint(self) -> tuple[int, int, int]:
