@@ -77,20 +77,22 @@ def secret_resolver() -> SecretResolver:
 @task(name="deliver-alerts", cache_policy=NO_CACHE)
 async def deliver_alerts(rt: p.Runtime, summary: p.RunSummary) -> dict[str, Any]:
     report = await asyncio.to_thread(p.deliver_alerts, rt, summary, secret_resolver())
-    return report.summary() if report is not None else {}
+    return report.summary()
 
 
 async def deliver_step(rt: p.Runtime, summary: p.RunSummary) -> None:
+    """Deliver, then one log line in the units the channels saw (messages, and their items)."""
     log = get_run_logger()
     state = await attempt(deliver_alerts, rt, summary)
     if state.is_failed():
         summary.delivery_errors.append(f"delivery failed: {await failure_text(state)}")
+    t = summary.delivery_totals()
     log.info(
-        "deliver: %d sent, %d failed, %d problem(s)",
-        sum(summary.sent.values()),
-        sum(summary.failed.values()),
-        len(summary.delivery_errors),
-    )
+        "deliver: %d message(s) sent (%d item(s)), %d skipped (already delivered), "
+        "%d waiting (disabled %d, deferred %d, retrying %d), %d failed, %d problem(s)",
+        t.sent, t.items, t.skipped, t.disabled + t.deferred + t.retrying, t.disabled,
+        t.deferred, t.retrying, t.failed, len(summary.delivery_errors),
+    )  # fmt: skip
 
 
 def artifact_base(default: str) -> str:

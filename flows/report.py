@@ -44,7 +44,17 @@ def headline(summary: RunSummary) -> str:
         f"({notices['ok']} ok, {notices['blocked']} blocked, "
         f"{notices['not_found']} not found, {notices['error']} failed), "
         f"{len(summary.matches)} match(es), {sum(summary.enqueued.values())} alert(s) enqueued, "
-        f"{sum(summary.sent.values())} sent, {sum(summary.failed.values())} failed"
+        f"{_delivered(summary)}"
+    )
+
+
+def _delivered(summary: RunSummary) -> str:
+    """Messages as the channels received them; alerts that did not go, by why."""
+    t = summary.delivery_totals()
+    waiting = t.disabled + t.deferred + t.retrying
+    return (
+        f"{t.sent} message(s) sent ({t.items} item(s)), {t.skipped} skipped (already delivered), "
+        f"{waiting} waiting, {t.failed} failed"
     )
 
 
@@ -76,11 +86,11 @@ def to_markdown(summary: RunSummary, title: str = "check-updates") -> str:
         ["status", "site", "title", "url", "error"],
         [[n.status, n.site, n.title or "", n.url, n.error or ""] for n in summary.notices],
     )
-    lines += ["## Alerts per watchlist", ""]
-    lines += _table(
-        ["watchlist", "matches", "enqueued", "sent", "failed"],
-        [list(r.values()) for r in summary.alert_rows()],
-    )
+    lines += ["## Matches per watchlist", ""]
+    lines += _table(["watchlist", "matches"], [list(r.values()) for r in summary.alert_rows()])
+    lines += ["## Delivery per channel", ""]
+    rows = summary.channel_rows()
+    lines += _table(list(rows[0]) if rows else [], [list(r.values()) for r in rows])
     if summary.delivery_errors:
         lines += ["## Problems", "", *(f"- {e}" for e in summary.delivery_errors), ""]
     return "\n".join(lines)

@@ -4,7 +4,14 @@ A channel is one apprise URL (``${ENV_VAR}`` references resolved at load), a ``s
 resolved only at delivery time through a resolver the caller passes in (the flows pass a Prefect
 Secret-block reader), or an apprise config file. Every URL is checked at load with apprise, and
 everything that leaves this module (errors, ``repr``, ``masked()``) uses apprise's privacy
-masking; the raw URL is kept in a private field and handed to apprise or smtplib only.
+masking; the raw URL is kept in a private field and handed to apprise, smtplib or httpx only.
+
+A channel whose ``${VAR}`` is not set is *disabled* (``Channel.disabled`` says why), not an
+error: the other channels still work, and its alerts wait in the outbox until it is configured.
+
+Sending: email through ``policywatch.smtp``, the generic webhooks (json/form/xml) through
+``policywatch.webhooks`` (their HTTP answer matters: 429/503 ``Retry-After``), everything else
+through apprise's ``notify()``.
 """
 
 from __future__ import annotations
@@ -12,14 +19,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import smtplib
-import ssl
 import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,10 +30,18 @@ import apprise
 from apprise.utils.parse import parse_url, parse_urls
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from policywatch.errors import ConfigError, DeliveryError, PolicywatchError
+from policywatch import smtp, webhooks
+from policywatch.errors import (
+    ChannelThrottled,
+    ChannelUnreachable,
+    ConfigError,
+    DeliveryError,
+    PolicywatchError,
+)
 from policywatch.notify import Message, cut
+from policywatch.settings import DeliverySettings
 from policywatch.yamlconf import ENV_REF as _ENV_REF
-from policywatch.yamlconf import YamlDoc, load_yaml, substitute_env, validate
+from policywatch.yamlconf import YamlDoc, load_yaml, validate
 
 Format = Literal["html", "markdown", "text"]
 SecretResolver = Callable[[str], str]
@@ -92,11 +103,16 @@ class Channel:
     source: str = ""
     secret: str | None = None
     config_path: Path | None = None
+    disabled: str | None = None
     _masked: str = ""
     _url: str | None = field(default=None, repr=False)
 
     def masked(self) -> str:
         return self._masked
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled is None
 
     def raw_secrets(self) -> list[str]:
         """Pieces of the ${ENV}-resolved URL that must never appear in an error."""
@@ -104,6 +120,8 @@ class Channel:
 
     def targets(self, resolver: SecretResolver | None = None) -> list[Target]:
         """The apprise services to call; a ``secret:`` URL is resolved here, at delivery time."""
+        if self.disabled is not None:
+            raise DeliveryError(f"channel '{self.name}' is disabled: {self.disabled}")
         if self.config_path is not None:
             return _config_targets(self.config_path, self.tags, self.name)
         url = self._url
@@ -159,8 +177,8 @@ class _SecretFilter(logging.Filter):
 
 
 _FILTER = _SecretFilter()
-# apprise and the HTTP stack under it log request URLs at debug level (`policywatch -v`)
-_SCRUBBED_LOGGERS = ("apprise", "urllib3.connectionpool", "requests")
+# apprise and the HTTP stacks under it (and httpx, for the webhooks) log request URLs
+_SCRUBBED_LOGGERS = ("apprise", "urllib3.connectionpool", "requests", "httpx", "httpcore")
 
 
 @functools.cache
@@ -244,13 +262,27 @@ def scrub(text: str, secrets: list[str]) -> str:
     return text
 
 
+def substitute_env(
+    value: str, environ: Mapping[str, str], where: str, path: str
+) -> tuple[str, list[str]]:
+    """Replace ``${VAR}``; missing variables are reported by name, never by value."""
+    missing = [m for m in _ENV_REF.findall(value) if m not in environ]
+    errors = [
+        f"environment variable {var} is not set ({where}: {path};"
+        " export it before running policywatch)"
+        for var in dict.fromkeys(missing)
+    ]
+    return _ENV_REF.sub(lambda m: environ.get(m.group(1), ""), value), errors
+
+
 def load_channels(
     path: Path, *, resolve_env: bool = True, environ: Mapping[str, str] | None = None
 ) -> dict[str, Channel]:
     """Load and check every channel; all problems are raised together as one ConfigError.
 
-    ``resolve_env=False`` skips ``${VAR}`` resolution and the apprise check (for listing
-    channels on a machine that does not hold the secrets).
+    A channel whose ``${VAR}`` is not set comes back disabled (``Channel.disabled`` names the
+    variable and file:line), not as an error. ``resolve_env=False`` skips ``${VAR}`` resolution
+    and the apprise check (for listing channels on a machine that does not hold the secrets).
     """
     doc = load_yaml(path)
     spec = validate(doc, ChannelsFile)
@@ -290,9 +322,11 @@ def _build(
         return Channel(secret=secret, _masked=f"secret:{secret}", **common), []
     if not resolve_env:
         return Channel(_masked=_ENV_REF.sub(r"${\1}", _template_mask(url)), **common), []
-    resolved, errors = substitute_env(url, env, where, dotted)
-    if errors:
-        return None, errors
+    resolved, unset = substitute_env(url, env, where, dotted)
+    if unset:
+        masked = _ENV_REF.sub(r"${\1}", _template_mask(url))
+        return Channel(disabled="; ".join(unset), _masked=masked, **common), []
+    errors: list[str] = []
     masks = []
     for one in _split(resolved) or [resolved]:
         plugin = _instantiate(one, tuple(entry.tags))
@@ -332,6 +366,11 @@ def _build_config(
 # --- sending -------------------------------------------------------------------------------------
 
 
+def disabled_channels(channels: Mapping[str, Channel]) -> dict[str, str]:
+    """Name -> why, for every channel that cannot send (its ``${VAR}`` is not set)."""
+    return {n: c.disabled for n, c in channels.items() if c.disabled is not None}
+
+
 class _ThreadLogs(logging.Handler):
     """Collects apprise's warnings from this thread only, to explain a failed notify()."""
 
@@ -350,33 +389,41 @@ def send(
     message: Message,
     *,
     resolver: SecretResolver | None = None,
-    sender: str = "policywatch <policywatch@localhost>",
-) -> list[str]:
-    """Send ``message`` to every service of ``channel``; DeliveryError (masked) if one refused.
+    settings: DeliverySettings | None = None,
+) -> str:
+    """Send ``message`` to every service of ``channel``; returns the message's Message-ID.
 
-    Email goes through our own SMTP call (apprise's email plugin builds its own MIME, with a
-    random Message-ID and a generated text part); every other service through apprise.
-    Returns the masked targets that accepted the message.
+    Raises (masked) ChannelUnreachable for no connection or a timeout, ChannelThrottled when
+    the service asked us to wait, DeliveryError when a service refused.
     """
+    settings = settings or DeliverySettings()
     targets = channel.targets(resolver)
     secrets = channel.raw_secrets()  # a secret: URL's pieces are added from its targets below
     for target in targets:
         secrets += secret_parts(str(target.plugin.url(privacy=False)))
     secrets.sort(key=len, reverse=True)
-    done: list[str] = []
+    sent_id = message.message_id(settings.sender)
     for target in targets:
         try:
             if target.is_email:
-                _send_email(target.plugin, message, sender)
+                sent_id = smtp.send_email(target.plugin, message, settings)
             else:
-                _send_apprise(target, channel.format, message)
+                _send_service(target, channel.format, message, settings)
         except DeliveryError as exc:
-            raise DeliveryError(scrub(f"{target.masked}: {exc}", secrets)) from None
-        except Exception as exc:  # network errors, and a plugin's own bugs: never stop the run
+            raise _masked_error(exc, f"{target.masked}: {scrub(str(exc), secrets)}") from None
+        except Exception as exc:  # a plugin's own bugs: never stop the run
             reason = scrub(f"{type(exc).__name__}: {exc}", secrets)
             raise DeliveryError(f"{target.masked}: {reason}") from None
-        done.append(target.masked)
-    return done
+    return sent_id
+
+
+def _masked_error(exc: DeliveryError, text: str) -> DeliveryError:
+    """The same kind of error, with the masked text."""
+    if isinstance(exc, ChannelThrottled):
+        return ChannelThrottled(text, retry_after=exc.retry_after)
+    if isinstance(exc, ChannelUnreachable):
+        return ChannelUnreachable(text)
+    return DeliveryError(text)
 
 
 def _pick_format(target: Target, wanted: Format | None) -> Format:
@@ -390,15 +437,27 @@ def _pick_format(target: Target, wanted: Format | None) -> Format:
     return value if value in ("html", "markdown", "text") else "text"  # type: ignore[return-value]
 
 
-def _send_apprise(target: Target, wanted: Format | None, message: Message) -> None:
-    fmt = _pick_format(target, wanted)
-    body = message.slack if target.is_slack and fmt == "markdown" else message.body(fmt)
+def _title_and_body(target: Target, fmt: Format, message: Message) -> tuple[str, str]:
+    """The body in the service's format, cut to its limits; the subject as title or first line."""
     plugin = target.plugin
+    body = message.slack if target.is_slack and fmt == "markdown" else message.body(fmt)
     body = cut(body, getattr(plugin, "body_maxlen", None))
     title_max = getattr(plugin, "title_maxlen", None)
-    title = cut(message.subject, title_max, "…") if title_max else ""
-    if not title_max:
-        body = cut(f"{message.subject}\n\n{body}", getattr(plugin, "body_maxlen", None))
+    if title_max:
+        return cut(message.subject, title_max, "…"), body
+    return "", cut(f"{message.subject}\n\n{body}", getattr(plugin, "body_maxlen", None))
+
+
+def _send_service(
+    target: Target, wanted: Format | None, message: Message, settings: DeliverySettings
+) -> None:
+    fmt = _pick_format(target, wanted)
+    title, body = _title_and_body(target, fmt, message)
+    if webhooks.handles(target.plugin):
+        webhooks.post(target.plugin, title, body, settings)
+        return
+    plugin = target.plugin
+    _use_timeouts(plugin, settings)
     logs = _ThreadLogs()
     logger = logging.getLogger("apprise")
     logger.addHandler(logs)
@@ -408,56 +467,14 @@ def _send_apprise(target: Target, wanted: Format | None, message: Message) -> No
         logger.removeHandler(logs)
     if not ok:
         why = logs.lines[-1] if logs.lines else "the service did not accept the message"
-        raise DeliveryError(why)
+        unreachable = any("connection error" in line.lower() for line in logs.lines)
+        raise (ChannelUnreachable if unreachable else DeliveryError)(why)
 
 
-def _send_email(plugin: Any, message: Message, sender: str) -> None:
-    """One multipart/alternative email (text + HTML) to all of the URL's recipients."""
-    mail = build_email(plugin, message, sender)
-    rcpts = [addr for _, addr in plugin.targets] + sorted(plugin.cc) + sorted(plugin.bcc)
-    if not rcpts:
-        raise DeliveryError("no email recipient in the URL (add ?to=someone@example.org)")
-    timeout = float(getattr(plugin, "socket_connect_timeout", 15) or 15)
-    smtp: smtplib.SMTP
-    if plugin.secure_mode == "ssl":
-        smtp = smtplib.SMTP_SSL(
-            plugin.smtp_host, plugin.port, timeout=timeout, context=_tls_context(plugin)
-        )
-    else:
-        smtp = smtplib.SMTP(plugin.smtp_host, plugin.port, timeout=timeout)
-    with smtp:
-        if plugin.secure_mode == "starttls":
-            smtp.starttls(context=_tls_context(plugin))
-        if plugin.user and plugin.password:
-            smtp.login(plugin.user, plugin.password)
-        refused = smtp.send_message(mail, from_addr=plugin.from_addr[1], to_addrs=rcpts)
-    if refused:
-        raise DeliveryError(f"the SMTP server refused {len(refused)} recipient(s)")
-
-
-def _tls_context(plugin: Any) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    if not getattr(plugin, "verify_certificate", True):
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def build_email(plugin: Any, message: Message, sender: str) -> EmailMessage:
-    """The MIME message: From/To from the URL, our Subject and stable Message-ID, two parts."""
-    name, addr = plugin.from_addr
-    default_name = parseaddr(sender)[0] or "policywatch"
-    if not name or name == getattr(plugin, "app_id", None):
-        name = default_name
-    mail = EmailMessage()
-    mail["From"] = formataddr((name, addr))
-    mail["To"] = ", ".join(formataddr((n or "", a)) for n, a in plugin.targets)
-    if plugin.cc:
-        mail["Cc"] = ", ".join(sorted(plugin.cc))
-    mail["Subject"] = " ".join(message.subject.split())
-    mail["Message-ID"] = message.message_id
-    mail["Date"] = formatdate(localtime=False)
-    mail["X-Policywatch-Items"] = str(message.count)
-    mail.set_content(message.text, charset="utf-8")
-    mail.add_alternative(message.html, subtype="html", charset="utf-8")
-    return mail
+def _use_timeouts(plugin: Any, settings: DeliverySettings) -> None:
+    """Our connect and response timeouts, unless the URL set its own (``cto=``, ``rto=``)."""
+    base = apprise.URLBase
+    if plugin.socket_connect_timeout == base.socket_connect_timeout:
+        plugin.socket_connect_timeout = settings.connect_timeout
+    if plugin.socket_read_timeout == base.socket_read_timeout:
+        plugin.socket_read_timeout = settings.webhook_timeout

@@ -132,7 +132,8 @@ def print_alerts(console: Console, messages: list[EmailMessage]) -> None:
 
 
 def summary_table(summary: dict[str, Any], title: str) -> Table:
-    """A rich table of the run: issues, items, notices by status, alerts per watchlist."""
+    """A rich table of the run: issues, items, notices by status, matches per watchlist,
+    delivery per channel."""
     table = Table(title=title, show_lines=False)
     table.add_column("what")
     table.add_column("result", overflow="fold")
@@ -147,13 +148,30 @@ def summary_table(summary: dict[str, Any], title: str) -> Table:
     table.add_row("new/revised items", str(len(summary.get("items", []))))
     table.add_row("notices", _fmt(notices))
     table.add_row("matches", str(len(summary.get("matches", []))))
-    for name in sorted({*summary.get("enqueued", {}), *summary.get("sent", {})}):
-        enq, sent = summary["enqueued"].get(name, 0), summary["sent"].get(name, 0)
-        failed = summary.get("failed", {}).get(name, 0)
-        table.add_row(f"alerts {name}", f"{enq} enqueued, {sent} sent, {failed} failed")
+    matched: dict[str, int] = {}
+    for match in summary.get("matches", []):
+        matched[match["watchlist"]] = matched.get(match["watchlist"], 0) + 1
+    for name, n in sorted(matched.items()):
+        table.add_row(f"alerts {name}", f"{n} match(es)")
+    delivery = summary.get("delivery", {})
+    for name in sorted({*summary.get("enqueued", {}), *delivery}):
+        table.add_row(
+            f"delivery {name}", _delivered(summary["enqueued"].get(name, 0), delivery.get(name))
+        )
     for error in summary.get("delivery_errors", []):
         table.add_row("delivery problem", str(error))
     return table
+
+
+def _delivered(enqueued: int, c: dict[str, Any] | None) -> str:
+    """One channel's delivery in the units it saw: messages, and the items they carried."""
+    if c is None:
+        return f"{enqueued} enqueued, not delivered in this run"
+    waiting = c["disabled"] + c["deferred"] + c["retrying"]
+    return (
+        f"{enqueued} enqueued, {c['sent']} message(s) sent ({c['items']} item(s)), "
+        f"{c['skipped']} skipped (already delivered), {waiting} waiting, {c['failed']} failed"
+    )
 
 
 def _source(s: dict[str, Any]) -> str:

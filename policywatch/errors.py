@@ -10,6 +10,8 @@ from parsers.errors import ParseError, PolicywatchError
 
 __all__ = [
     "BlockedError",
+    "ChannelThrottled",
+    "ChannelUnreachable",
     "ConfigError",
     "DeliveryError",
     "DisallowedHostError",
@@ -35,6 +37,19 @@ class StateError(PolicywatchError):
 
 class DeliveryError(PolicywatchError):
     """A channel did not accept a message (the message never contains a raw channel URL)."""
+
+
+class ChannelUnreachable(DeliveryError):
+    """No answer: connection refused or dropped, or a timeout. Counts towards the channel's
+    circuit breaker (its other alerts then wait for the next run)."""
+
+
+class ChannelThrottled(DeliveryError):
+    """The service asked us to wait (HTTP 429/503 with ``Retry-After``, in seconds)."""
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, hint=hint)
 
 
 class FetchError(PolicywatchError):

@@ -43,11 +43,12 @@ __all__ = [
     "PolicyItem",
     "Reason",
     "Section",
+    "WatchlistReasons",
 ]
 
 Facet = Literal["sector", "company", "body", "keyword"]
 AlertKind = Literal["instant", "digest"]
-AlertStatus = Literal["pending", "sent", "failed"]
+AlertStatus = Literal["pending", "sent", "skipped", "failed"]
 Change = Literal["new", "revised", "unchanged"]
 
 
@@ -73,11 +74,23 @@ class Match(_Model):
     reasons: list[Reason]
 
 
-class Alert(_Model):
-    """One row of the outbox: a message owed to one channel about one item (or digest entry)."""
+class WatchlistReasons(_Model):
+    """One watchlist that matched an alert's item, and why (an alert names every such watchlist)."""
 
-    key: str = Field(description="watchlist|channel|item|kind, unique: the idempotency key")
     watchlist: str
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class Alert(_Model):
+    """One row of the outbox: one message owed to one channel about one item (DESIGN 3.5).
+
+    Every watchlist that matched the item for this channel in a run is in ``reasons``, so the
+    channel gets one message naming them all. ``status`` is ``skipped`` when the channel already
+    had the item (another kind of alert about it was delivered first).
+    """
+
+    key: str = Field(description="channel|item|kind, unique: the idempotency key")
+    watchlist: str = Field(description="the names of the matching watchlists, comma-separated")
     channel: str
     item_id: str
     kind: AlertKind
@@ -89,8 +102,18 @@ class Alert(_Model):
     sent_at: dt.datetime | None = None
     run_id: str | None = None
     change: Change = "new"
-    reasons: list[Reason] = Field(default_factory=list)
+    reasons: list[WatchlistReasons] = Field(default_factory=list)
+
+    @property
+    def watchlists(self) -> list[str]:
+        return [group.watchlist for group in self.reasons]
 
     @staticmethod
-    def make_key(watchlist: str, channel: str, item_id: str, kind: AlertKind) -> str:
-        return f"{watchlist}|{channel}|{item_id}|{kind}"
+    def make_key(channel: str, item_ref: str, kind: AlertKind) -> str:
+        """``item_ref`` is the item id, or ``<id>@<hash8>`` for a revision (``alert_item_ref``)."""
+        return f"{channel}|{item_ref}|{kind}"
+
+    @staticmethod
+    def item_ref_of(key: str, channel: str, kind: str) -> str:
+        """The item part of a key of this channel and kind (names may contain anything)."""
+        return key.removeprefix(f"{channel}|").removesuffix(f"|{kind}")

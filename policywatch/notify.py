@@ -1,10 +1,11 @@
 """Render alerts into messages: HTML + plain-text email, Slack mrkdwn, Markdown and text.
 
 One ``Message`` holds every rendering of one alert (or one digest); the channel that sends it
-picks the part its service understands. Templates live in ``policywatch/templates``; HTML is
-autoescaped and Markdown bodies escape the source's text, so a hostile headline cannot inject
-markup or links. The Message-ID derives from the alert key, so a retried email is recognisably
-the same message.
+picks the part its service understands. An alert names every watchlist that matched its item,
+each with its own reasons. Templates live in ``policywatch/templates``; HTML is autoescaped and
+Markdown bodies escape the source's text, so a hostile headline cannot inject markup or links.
+The Message-ID derives from the alert key, so a retried email is recognisably the same message;
+its domain is the sender's (``delivery.sender``, else the channel's From address).
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from policywatch.models import IssueMeta, Link, Notice, PolicyItem, Reason
+from policywatch.models import IssueMeta, Notice, PolicyItem, Reason, WatchlistReasons
 
 SUMMARY_CHARS = 420
 SNIPPET_CHARS = 160
+GOAL_CHARS = 200
+MAX_GOALS = 8
+EXCERPT_LINES = 3
+EXCERPT_CHARS = 200
+FALLBACK_DOMAIN = "policywatch.invalid"
 DIFF_LINES = 12
 DIFF_MAX_CHARS = 20_000
 DIFF_LINE_CHARS = 200
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])")
+_LEAD_IN = re.compile(r"(?:^|(?<=[.!?。！？])\s*)([^.!?。！？]*[:：])\s*$")
 MAX_LINKS = 8
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>()#!])")
 
@@ -35,35 +42,45 @@ _URL_QUOTE = {" ": "%20", "<": "%3C", ">": "%3E", '"': "%22", "(": "%28", ")": "
 
 @dataclass(frozen=True)
 class Entry:
-    """One matched item with everything a message about it shows."""
+    """One matched item with everything a message about it shows.
+
+    ``matched`` lists every watchlist that matched the item for this channel, with its reasons.
+    """
 
     key: str
-    watchlist: str
+    matched: Sequence[WatchlistReasons]
     item: PolicyItem
     issue: IssueMeta
     notices: Sequence[Notice] = ()
-    reasons: Sequence[Reason] = ()
     change: str = "new"
     content_hash: str | None = None
     previous_hash: str | None = None
     previous_text: str | None = None
 
+    @property
+    def watchlists(self) -> list[str]:
+        return [group.watchlist for group in self.matched]
+
 
 @dataclass(frozen=True)
 class Message:
-    """Every rendering of one alert or digest; ``message_id`` is stable for a given key."""
+    """Every rendering of one alert or digest; its Message-ID is stable for ``id_key``."""
 
     subject: str
     text: str
     html: str
     markdown: str
     slack: str
-    message_id: str
+    id_key: str
     count: int = 1
     keys: tuple[str, ...] = field(default_factory=tuple)
 
     def body(self, fmt: str) -> str:
         return {"html": self.html, "markdown": self.markdown, "text": self.text}[fmt]
+
+    def message_id(self, sender: str | None) -> str:
+        """The Message-ID, in the domain of ``sender`` (an address, or ``Name <address>``)."""
+        return message_id(self.id_key, sender)
 
 
 def md_escape(value: object) -> str:
@@ -185,9 +202,11 @@ def view(entry: Entry) -> dict[str, Any]:
         "key": entry.key,
         "revised": entry.change == "revised",
         "headline": " ".join(item.headline.split()),
+        "watchlists": ", ".join(entry.watchlists),
         "section": item.section.replace("_", " "),
         "date": _date(item.date),
-        "summary": trim(item.summary or item.text, SUMMARY_CHARS),
+        "summary": summary_text(item),
+        "goals": [trim(g, GOAL_CHARS) for g in item.goals[:MAX_GOALS]],
         "title_en": (policy.title_en if policy else None) or "",
         "title_zh": (policy.title_zh if policy else None) or "",
         "bodies": ", ".join(policy.issuing_bodies) if policy else "",
@@ -197,22 +216,50 @@ def view(entry: Entry) -> dict[str, Any]:
         "issue_url": entry.issue.url or "",
         "nav": _nav(entry),
         "notices": [_notice_view(n) for n in entry.notices],
-        "reasons": [_reason_view(r) for r in entry.reasons],
+        "groups": [_group_view(g) for g in entry.matched],
         "hash_old": (entry.previous_hash or "")[:8],
         "hash_new": (entry.content_hash or "")[:8],
         "diff": short_diff(entry.previous_text, item_text(item)),
     }
 
 
+def summary_text(item: PolicyItem) -> str:
+    """The summary trimmed to ~420 characters; a closing lead-in ("Key requirements include:")
+    is kept after the cut when the item lists goals, so the list that follows makes sense."""
+    text = " ".join((item.summary or item.text).split())
+    lead = _LEAD_IN.search(text) if item.goals else None
+    if lead is None or len(text) <= SUMMARY_CHARS:
+        return trim(text, SUMMARY_CHARS)
+    head = text[: lead.start(1)].rstrip()
+    room = max(SUMMARY_CHARS - len(lead.group(1)) - 1, 0)
+    return f"{trim(head, room)} {lead.group(1).strip()}".strip()
+
+
+def excerpt(body_text: str) -> str:
+    """The first non-empty lines of a notice's body (its salutation and opening), one line."""
+    lines = [" ".join(line.split()) for line in body_text.splitlines()]
+    text = ""
+    for line in [line for line in lines if line][:EXCERPT_LINES]:
+        cjk = text and not text[-1].isascii() and not line[0].isascii()
+        text += line if cjk or not text else " " + line  # Chinese lines join without a space
+    return trim(text, EXCERPT_CHARS)
+
+
 def _notice_view(notice: Notice) -> dict[str, Any]:
     return {
         "url": notice.url,
+        "link": safe_url(notice.url),
         "title": notice.title or "",
         "doc_number": notice.doc_number or "",
         "published": _date(notice.published),
         "body": notice.issuing_body or "",
         "status": notice.status,
+        "excerpt": excerpt(notice.body_text) if notice.status == "ok" else "",
     }
+
+
+def _group_view(group: WatchlistReasons) -> dict[str, Any]:
+    return {"watchlist": group.watchlist, "reasons": [_reason_view(r) for r in group.reasons]}
 
 
 def _reason_view(reason: Reason) -> dict[str, Any]:
@@ -225,58 +272,57 @@ def _reason_view(reason: Reason) -> dict[str, Any]:
     }
 
 
-def message_id(key: str, sender: str) -> str:
-    """A Message-ID that is the same every time this key is rendered."""
-    domain = sender.rsplit("@", 1)[-1].strip(" >") if "@" in sender else "policywatch.invalid"
+def sender_domain(sender: str | None) -> str:
+    """The domain of an address (``Name <user@example.org>`` or ``user@example.org``)."""
+    address = (sender or "").rsplit("<", 1)[-1].strip(" >")
+    domain = address.rsplit("@", 1)[-1].strip() if "@" in address else ""
+    return domain or FALLBACK_DOMAIN
+
+
+def message_id(key: str, sender: str | None) -> str:
+    """A Message-ID that is the same every time this key is rendered for this sender."""
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    return f"<{digest}@{domain or 'policywatch.invalid'}>"
+    return f"<{digest}@{sender_domain(sender)}>"
 
 
 def _one_line(text: str, limit: int = 180) -> str:
     return trim(text, limit)
 
 
-def render_alert(entry: Entry, *, sender: str = "policywatch@localhost") -> Message:
-    """One instant alert about one item."""
+def render_alert(entry: Entry) -> Message:
+    """One instant alert about one item, naming every watchlist that matched it."""
     v = view(entry)
     mark = "Revised: " if v["revised"] else ""
-    subject = _one_line(f"[{entry.watchlist}] {mark}{v['headline']}")
-    ctx = {"title": subject, "watchlist": entry.watchlist, "entries": [v], "digest": False}
-    return _render(ctx, subject, entry.key, sender, (entry.key,))
+    subject = _one_line(f"[{v['watchlists']}] {mark}{v['headline']}")
+    ctx = {"title": subject, "watchlists": entry.watchlists, "entries": [v], "digest": False}
+    return _render(ctx, subject, entry.key, (entry.key,))
 
 
-def render_digest(
-    entries: Sequence[Entry],
-    *,
-    watchlist: str,
-    channel: str,
-    run_id: str | None,
-    sender: str = "policywatch@localhost",
-) -> Message:
-    """One message listing every match of a run for one (watchlist, channel), in order."""
+def render_digest(entries: Sequence[Entry], *, channel: str, run_id: str | None) -> Message:
+    """One message listing every item of a run for one channel, each once, with a table of
+    contents; the subject names the watchlists that matched."""
     views = [view(e) for e in entries]
+    names = list(dict.fromkeys(n for e in entries for n in e.watchlists))
     issues = list(dict.fromkeys(v["issue_title"] for v in views))
     n = len(views)
     subject = _one_line(
-        f"[{watchlist}] digest: {n} match{'es' if n != 1 else ''}"
+        f"[{', '.join(names)}] digest: {n} match{'es' if n != 1 else ''}"
         + (f" in {issues[0]}" if len(issues) == 1 else "")
     )
-    ctx = {"title": subject, "watchlist": watchlist, "entries": views, "digest": True}
+    ctx = {"title": subject, "watchlists": names, "entries": views, "digest": True}
     keys = tuple(e.key for e in entries)
-    mid_key = f"digest|{watchlist}|{channel}|{run_id}|" + ",".join(sorted(keys))
-    return _render(ctx, subject, mid_key, sender, keys)
+    id_key = f"digest|{channel}|{run_id}|" + ",".join(sorted(keys))
+    return _render(ctx, subject, id_key, keys)
 
 
-def _render(
-    ctx: dict[str, Any], subject: str, key: str, sender: str, keys: tuple[str, ...]
-) -> Message:
+def _render(ctx: dict[str, Any], subject: str, id_key: str, keys: tuple[str, ...]) -> Message:
     return Message(
         subject=subject,
         text=_ENV.get_template("email.txt.j2").render(ctx),
         html=_ENV.get_template("email.html.j2").render(ctx),
         markdown=_ENV.get_template("message.md.j2").render(ctx),
         slack=_ENV.get_template("slack.md.j2").render(ctx),
-        message_id=message_id(key, sender),
+        id_key=id_key,
         count=len(ctx["entries"]),
         keys=keys,
     )
@@ -293,38 +339,3 @@ def cut(body: str, limit: int | None, note: str = "… (message shortened)") -> 
     elif " " in head[room // 2 :]:
         head = head.rsplit(" ", 1)[0]
     return (head.rstrip() + "\n" + note)[:limit]
-
-
-def sample_entry(watchlist: str, *, nonce: str = "") -> Entry:
-    """A made-up item for ``test-alert``: exercises every field, Chinese text included.
-
-    ``nonce`` makes each test message a new message (mail services drop a repeated Message-ID).
-    """
-    from policywatch.models import Policy
-
-    item = PolicyItem(
-        id="sample-0000",
-        section="top",
-        position=1,
-        headline="Test alert: MIIT issues a sample notice on solid-state batteries",
-        date=dt.date(2024, 9, 4),
-        summary="This is a test message from policywatch to check that this channel works.",
-        policy=Policy(
-            title_en="Notice on a Sample Policy for Testing Delivery",
-            title_zh="工业和信息化部关于测试通知的通知",
-            issuing_bodies=["MIIT"],
-            date=dt.date(2024, 9, 4),
-        ),
-        links=[Link(text="Link", url="https://www.miit.gov.cn/")],
-        text="Sample item text about solid-state batteries.",
-    )
-    issue = IssueMeta(title="policywatch test alert", published=dt.date(2024, 10, 2))
-    reason = Reason(
-        facet="keyword",
-        term="solid-state",
-        found="solid-state",
-        field="headline",
-        snippet=item.headline,
-    )
-    key = f"{watchlist}|test|{item.id}|instant{nonce}"
-    return Entry(key=key, watchlist=watchlist, item=item, issue=issue, reasons=[reason])

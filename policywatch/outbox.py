@@ -1,48 +1,66 @@
-"""Deliver the outbox: claim due alerts, send them once per (alert or digest, channel), record it.
+"""Deliver the outbox: claim due alerts, send each message once, record what each channel got.
+
+One row is one item owed to one channel (naming every watchlist that matched it there). Instant
+rows are sent one message each; digest rows one message per (channel, run). Before a message
+goes out, rows whose item the channel already received (under the other kind) are marked
+``skipped``, so a channel gets each item once.
 
 Claiming is one UPDATE that only takes rows nobody holds (``claimed_until`` empty or past), so
 two deliveries running at once never take the same alert. A row is marked ``sent`` right after
 its channel accepted it; the only window for a duplicate is a crash between those two steps
-(one apprise call), after which the claim expires and the alert is sent again. Failures keep the
-alert pending with exponential backoff; after ``max_attempts`` it is ``failed`` and the ``ops``
-channel hears about it once.
+(one send), after which the claim expires and the alert is sent again. Failures keep the
+alert pending with exponential backoff (or the service's ``Retry-After``); after
+``max_attempts`` it is ``failed`` and the ``ops`` channel hears about it once.
+
+A channel stops for the rest of a delivery, its remaining alerts left pending for the next run
+without an attempt counted, when: it is disabled (its ``${VAR}`` is unset), its circuit breaker
+trips (``breaker_failures`` connection failures or timeouts in a row), the service asked us to
+wait (Retry-After), or the delivery's ``time_budget`` is spent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import logging
 import re
+import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
-from policywatch.channels import Channel, SecretResolver, send
-from policywatch.errors import DeliveryError, PolicywatchError
-from policywatch.models import IssueMeta, Notice, PolicyItem, Reason
-from policywatch.notify import (
-    Entry,
-    Message,
-    item_text,
-    message_id,
-    render_alert,
-    render_digest,
+from policywatch.channels import Channel, SecretResolver, load_channels, send
+from policywatch.delivery_report import ChannelCounts, DeliveryReport
+from policywatch.errors import (
+    ChannelThrottled,
+    ChannelUnreachable,
+    DeliveryError,
+    PolicywatchError,
 )
+from policywatch.models import Alert, AlertKind, IssueMeta, Notice, PolicyItem, WatchlistReasons
+from policywatch.notify import Entry, Message, item_text, render_alert, render_digest
+from policywatch.ops import OPS_CHANNEL, render_ops
 from policywatch.settings import DeliverySettings
 from policywatch.store.schema import alerts, items, utcnow
 
-__all__ = ["ChannelCounts", "DeliveryReport", "deliver_pending", "list_alerts", "send_test"]
+__all__ = [
+    "LEASE",
+    "ChannelCounts",
+    "DeliveryReport",
+    "backoff",
+    "deliver_pending",
+    "deliver_run",
+]
 
 log = logging.getLogger("policywatch.outbox")
 
-OPS_CHANNEL = "ops"
 LEASE = dt.timedelta(minutes=10)
+KINDS: tuple[AlertKind, ...] = ("instant", "digest")
 _REVISION = re.compile(r"^(?P<id>.+)@(?P<hash>[0-9a-f]{8})$")
 
 
@@ -57,50 +75,6 @@ class ItemStore(Protocol):
 
 
 @dataclass
-class ChannelCounts:
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-    skipped: int = 0
-    messages: int = 0
-
-
-@dataclass
-class DeliveryReport:
-    """What one delivery did, per channel; errors are masked (never a channel URL)."""
-
-    worker_id: str
-    channels: dict[str, ChannelCounts] = field(default_factory=dict)
-    ops_notices: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def counts(self, channel: str) -> ChannelCounts:
-        return self.channels.setdefault(channel, ChannelCounts())
-
-    @property
-    def sent(self) -> int:
-        return sum(c.sent for c in self.channels.values())
-
-    @property
-    def pending(self) -> int:
-        return sum(c.retrying for c in self.channels.values())
-
-    @property
-    def failed(self) -> int:
-        return sum(c.failed for c in self.channels.values())
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "sent": self.sent,
-            "retrying": self.pending,
-            "failed": self.failed,
-            "ops_notices": self.ops_notices,
-            "channels": {k: vars(v) for k, v in sorted(self.channels.items())},
-            "errors": list(self.errors),
-        }
-
-
-@dataclass
 class _Ctx:
     store: ItemStore
     channels: Mapping[str, Channel]
@@ -110,10 +84,35 @@ class _Ctx:
     resolver: SecretResolver | None
     report: DeliveryReport
     fixed_clock: bool = False
+    deadline: float = 0.0
+    failures: dict[str, int] = field(default_factory=dict)
+    stopped: dict[str, dt.datetime | None] = field(default_factory=dict)
 
     def clock(self) -> dt.datetime:
         """The injected time in tests, the wall clock otherwise (leases must track real time)."""
         return self.now if self.fixed_clock else utcnow()
+
+    def over_budget(self) -> bool:
+        return time.monotonic() > self.deadline
+
+
+def deliver_run(
+    store: ItemStore,
+    channels_file: Path,
+    *,
+    config: DeliverySettings,
+    secret_resolver: SecretResolver | None = None,
+    worker_id: str,
+) -> DeliveryReport:
+    """A run's delivery: load the channels, send what is due. A channels file that cannot be
+    loaded leaves every alert pending, reported per channel as disabled (never raises)."""
+    try:
+        channels = load_channels(channels_file)
+    except PolicywatchError as exc:
+        return _unloadable(store, worker_id, str(exc))
+    return deliver_pending(
+        store, channels, config=config, secret_resolver=secret_resolver, worker_id=worker_id
+    )
 
 
 def deliver_pending(
@@ -126,20 +125,17 @@ def deliver_pending(
     worker_id: str,
     limit: int | None = None,
 ) -> DeliveryReport:
-    """Send every due pending alert; instant alerts first, then one digest per group."""
+    """Send every due pending alert; instant alerts first, then one digest per (channel, run)."""
     fixed = now is not None
     now = now or utcnow()
     token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
-    ctx = _Ctx(
-        store, channels, config, now, token, secret_resolver, DeliveryReport(worker_id), fixed
-    )
+    ctx = _Ctx(store, channels, config, now, token, secret_resolver, DeliveryReport(worker_id),
+               fixed, time.monotonic() + config.time_budget)  # fmt: skip
     rows = _claim(store, token, now, limit)
-    for row in (r for r in rows if r.kind != "digest"):
-        _deliver(ctx, row.channel, [row], digest=False)
-    for (watchlist, channel, _run), group in _digest_groups(rows).items():
-        todo = _drop_already_sent(ctx, channel, group)
-        if todo:
-            _deliver(ctx, channel, todo, digest=True, watchlist=watchlist)
+    for row in rows:
+        ctx.report.counts(row.channel).due += 1
+    for channel, batch, digest in _batches(_hold_disabled(ctx, rows)):
+        _send_batch(ctx, channel, batch, digest=digest)
     _notify_ops(ctx)
     return ctx.report
 
@@ -147,16 +143,16 @@ def deliver_pending(
 # -- claiming -----------------------------------------------------------------------------------
 
 
-def _free(now: dt.datetime) -> Any:
-    return sa.or_(alerts.c.claimed_until.is_(None), alerts.c.claimed_until < now)
+def _due(now: dt.datetime) -> Any:
+    return sa.and_(
+        alerts.c.status == "pending",
+        sa.or_(alerts.c.next_attempt_at.is_(None), alerts.c.next_attempt_at <= now),
+        sa.or_(alerts.c.claimed_until.is_(None), alerts.c.claimed_until < now),
+    )
 
 
 def _claim(store: ItemStore, token: str, now: dt.datetime, limit: int | None) -> list[Any]:
-    due = sa.and_(
-        alerts.c.status == "pending",
-        sa.or_(alerts.c.next_attempt_at.is_(None), alerts.c.next_attempt_at <= now),
-        _free(now),
-    )
+    due = _due(now)
     # PostgreSQL: rows another delivery is claiming right now are skipped, not waited for (no
     # lock queue, no deadlock); SQLite has one writer at a time and ignores the clause.
     ids = sa.select(alerts.c.id).where(due).order_by(alerts.c.id).with_for_update(skip_locked=True)
@@ -172,73 +168,112 @@ def _claim(store: ItemStore, token: str, now: dt.datetime, limit: int | None) ->
         return list(conn.execute(query).all())
 
 
-def _digest_groups(rows: Iterable[Any]) -> dict[tuple[str, str, str], list[Any]]:
-    groups: dict[tuple[str, str, str], list[Any]] = {}
+def _unloadable(store: ItemStore, worker_id: str, error: str) -> DeliveryReport:
+    """Every due alert stays pending: reported as due and disabled, per channel."""
+    report = DeliveryReport(
+        worker_id, errors=[f"channels not loaded, alerts stay pending: {error}"]
+    )
+    query = sa.select(alerts.c.channel, sa.func.count()).where(_due(utcnow()))
+    with store.engine.connect() as conn:
+        for channel, n in conn.execute(query.group_by(alerts.c.channel)):
+            counts = report.counts(channel)
+            counts.due = counts.disabled = int(n)
+            counts.note = "channels.yaml could not be loaded"
+    return report
+
+
+def _hold_disabled(ctx: _Ctx, rows: list[Any]) -> list[Any]:
+    """Rows of disabled channels go back untouched (no attempt counted); one warning each."""
+    held: dict[str, list[Any]] = {}
+    for row in rows:
+        channel = ctx.channels.get(row.channel)
+        if channel is not None and channel.disabled is not None:
+            held.setdefault(row.channel, []).append(row)
+    for name, batch in held.items():
+        reason = ctx.channels[name].disabled or ""
+        _release(ctx.store, [r.id for r in batch])
+        counts = ctx.report.counts(name)
+        counts.disabled, counts.note = len(batch), f"disabled: {reason}"
+        ctx.report.errors.append(f"{name}: disabled, {len(batch)} alert(s) wait: {reason}")
+        log.warning("channel %s is disabled (%s); %d alert(s) wait", name, reason, len(batch))
+    return [r for r in rows if r.channel not in held]
+
+
+def _batches(rows: Sequence[Any]) -> Iterator[tuple[str, list[Any], bool]]:
+    """Each instant row alone, in order; then the digest rows of each (channel, run)."""
+    for row in rows:
+        if row.kind != "digest":
+            yield row.channel, [row], False
+    groups: dict[tuple[str, str], list[Any]] = {}
     for row in rows:
         if row.kind == "digest":
-            groups.setdefault((row.watchlist, row.channel, row.run_id or ""), []).append(row)
-    return groups
-
-
-def _ref(key: str) -> str:
-    """The item part of an alert key (``<id>`` or ``<id>@<hash8>`` for a revision)."""
-    parts = key.rsplit("|", 2)
-    return parts[1] if len(parts) == 3 else key
-
-
-def _drop_already_sent(ctx: _Ctx, channel: str, group: list[Any]) -> list[Any]:
-    """An item (revision) this channel already got instantly is not repeated in its digest."""
-    query = sa.select(alerts.c.key).where(
-        alerts.c.channel == channel,
-        alerts.c.kind == "instant",
-        alerts.c.status == "sent",
-        alerts.c.item_id.in_([r.item_id for r in group]),
-    )
-    with ctx.store.engine.connect() as conn:
-        done = {_ref(k) for k in conn.execute(query).scalars()}
-    skip = [r for r in group if _ref(r.key) in done]
-    if skip:
-        _mark_sent(ctx, skip)
-        ctx.report.counts(channel).skipped += len(skip)
-    return [r for r in group if _ref(r.key) not in done]
+            groups.setdefault((row.channel, row.run_id or ""), []).append(row)
+    for (channel, _run), group in groups.items():
+        yield channel, group, True
 
 
 # -- sending ------------------------------------------------------------------------------------
 
 
-def _deliver(
-    ctx: _Ctx, channel_name: str, rows: list[Any], *, digest: bool, watchlist: str = ""
-) -> None:
-    counts = ctx.report.counts(channel_name)
+def _send_batch(ctx: _Ctx, channel: str, rows: list[Any], *, digest: bool) -> None:
+    if channel not in ctx.stopped and ctx.over_budget():
+        _stop(ctx, channel, f"time budget of {ctx.config.time_budget:g} s spent")
+    if channel in ctx.stopped:
+        _defer(ctx, channel, rows)
+        return
+    rows = _drop_delivered(ctx, channel, rows)
+    if rows:
+        _deliver(ctx, channel, rows, digest=digest)
+
+
+def _drop_delivered(ctx: _Ctx, channel: str, rows: list[Any]) -> list[Any]:
+    """Rows whose item this channel already received (as another kind) are ``skipped``."""
+    refs = {r.id: Alert.item_ref_of(r.key, r.channel, r.kind) for r in rows}
+    siblings = {Alert.make_key(channel, ref, k) for ref in refs.values() for k in KINDS}
+    query = sa.select(alerts.c.key).where(alerts.c.key.in_(siblings), alerts.c.status == "sent")
+    with ctx.store.engine.connect() as conn:
+        sent = {
+            Alert.item_ref_of(k, channel, k.rsplit("|", 1)[-1])
+            for k in conn.execute(query).scalars()
+        }
+    skip = [r for r in rows if refs[r.id] in sent]
+    if skip:
+        _record(ctx, skip, status="skipped", sent_at=None)
+        ctx.report.counts(channel).skipped += len(skip)
+        log.info("%d alert(s) already delivered to channel %s: skipped", len(skip), channel)
+    return [r for r in rows if refs[r.id] not in sent]
+
+
+def _deliver(ctx: _Ctx, name: str, rows: list[Any], *, digest: bool) -> None:
     if not _renew(ctx, rows):
+        ctx.report.counts(name).due -= len(rows)
         log.warning("claim on %d alert(s) for %s expired; left to the worker that took them",
-                    len(rows), channel_name)  # fmt: skip
+                    len(rows), name)  # fmt: skip
         return
     try:
-        channel = ctx.channels.get(channel_name)
+        channel = ctx.channels.get(name)
         if channel is None:
-            raise DeliveryError(f"channel '{channel_name}' is not defined in channels.yaml")
-        if digest:
-            entries, rows = _digest_entries(ctx, channel_name, rows)
-            if not rows:
-                return
-            run_id = rows[0].run_id
-            msg = render_digest(
-                entries, watchlist=watchlist, channel=channel_name, run_id=run_id,
-                sender=ctx.config.sender,
-            )  # fmt: skip
-        else:
-            msg = render_alert(_entry(ctx, rows[0]), sender=ctx.config.sender)
-        send(channel, msg, resolver=ctx.resolver, sender=ctx.config.sender)
+            raise DeliveryError(f"channel '{name}' is not defined in channels.yaml")
+        msg, rows = _message(ctx, name, rows, digest)
+        if not rows:
+            return
+        message_id = send(channel, msg, resolver=ctx.resolver, settings=ctx.config)
     except PolicywatchError as exc:
-        _mark_failed(ctx, rows, str(exc))
-        ctx.report.errors.append(f"{channel_name}: {exc}")
-        log.warning("delivery to channel %s failed: %s", channel_name, exc)
+        _failed(ctx, name, rows, exc)
         return
-    _mark_sent(ctx, rows)
-    counts.sent += len(rows)
-    counts.messages += 1
-    log.info("sent %d alert(s) to channel %s in one message", len(rows), channel_name)
+    _record(ctx, rows, status="sent", sent_at=ctx.clock(), message_id=message_id)
+    counts = ctx.report.counts(name)
+    counts.sent += 1
+    counts.items += len(rows)
+    ctx.failures[name] = 0
+    log.info("sent %d alert(s) to channel %s in one message", len(rows), name)
+
+
+def _message(ctx: _Ctx, name: str, rows: list[Any], digest: bool) -> tuple[Message, list[Any]]:
+    if not digest:
+        return render_alert(_entry(ctx.store, rows[0])), rows
+    entries, kept = _digest_entries(ctx, name, rows)
+    return render_digest(entries, channel=name, run_id=rows[0].run_id), kept
 
 
 def _digest_entries(ctx: _Ctx, channel: str, rows: list[Any]) -> tuple[list[Entry], list[Any]]:
@@ -247,13 +282,46 @@ def _digest_entries(ctx: _Ctx, channel: str, rows: list[Any]) -> tuple[list[Entr
     kept: list[Any] = []
     for row in rows:
         try:
-            entries.append(_entry(ctx, row))
+            entries.append(_entry(ctx.store, row))
             kept.append(row)
         except DeliveryError as exc:
             _mark_failed(ctx, [row], str(exc))
             ctx.report.errors.append(f"{channel}: {exc}")
             log.warning("digest for channel %s: %s; sent without it", channel, exc)
     return entries, kept
+
+
+def _failed(ctx: _Ctx, name: str, rows: list[Any], exc: PolicywatchError) -> None:
+    """Record the failure; a timeout counts towards the breaker, Retry-After pauses the channel."""
+    ctx.report.errors.append(f"{name}: {exc}")
+    log.warning("delivery to channel %s failed: %s", name, exc)
+    if isinstance(exc, ChannelThrottled):
+        wait = dt.timedelta(seconds=min(exc.retry_after, ctx.config.backoff_max))
+        _mark_failed(ctx, rows, str(exc), retry_at=ctx.now + wait)
+        _stop(ctx, name, f"the service asked to wait {wait.total_seconds():g} s", ctx.now + wait)
+        return
+    _mark_failed(ctx, rows, str(exc))
+    if not isinstance(exc, ChannelUnreachable):
+        ctx.failures[name] = 0  # it answered: reachable
+        return
+    ctx.failures[name] = ctx.failures.get(name, 0) + 1
+    if ctx.failures[name] >= ctx.config.breaker_failures:
+        _stop(ctx, name, f"circuit breaker: {ctx.failures[name]} connection failures in a row")
+
+
+def _stop(ctx: _Ctx, name: str, why: str, resume: dt.datetime | None = None) -> None:
+    """No more sends to this channel in this delivery; said once."""
+    ctx.stopped[name] = resume
+    counts = ctx.report.counts(name)
+    counts.note = why
+    ctx.report.errors.append(f"{name}: {why}; its other alerts wait for the next run")
+    log.warning("channel %s: %s; its other alerts wait for the next run", name, why)
+
+
+def _defer(ctx: _Ctx, name: str, rows: list[Any]) -> None:
+    """Left for the next run, untried (no attempt counted); after a Retry-After, not before it."""
+    _release(ctx.store, [r.id for r in rows], next_attempt_at=ctx.stopped.get(name))
+    ctx.report.counts(name).deferred += len(rows)
 
 
 def _renew(ctx: _Ctx, rows: Sequence[Any]) -> bool:
@@ -267,21 +335,87 @@ def _renew(ctx: _Ctx, rows: Sequence[Any]) -> bool:
     return bool(renewed == len(rows))
 
 
-def _entry(ctx: _Ctx, row: Any) -> Entry:
+# -- recording ----------------------------------------------------------------------------------
+
+
+def _record(ctx: _Ctx, rows: Sequence[Any], **values: Any) -> None:
+    """A final status (sent or skipped) for rows we still hold."""
+    with ctx.store.write() as conn:
+        done = conn.execute(
+            alerts.update()
+            .where(alerts.c.id.in_([r.id for r in rows]), alerts.c.claimed_by == ctx.token)
+            .values(
+                last_error=None, claimed_by=None, claimed_until=None, next_attempt_at=None, **values
+            )
+        ).rowcount
+    if done != len(rows):
+        log.warning("%d alert(s) were re-claimed by another worker while sending", len(rows) - done)
+
+
+def backoff(attempts: int, config: DeliverySettings) -> dt.timedelta:
+    """Delay before the next try after ``attempts`` failures: base, 2x base, 4x base, ... capped."""
+    seconds = config.backoff_base * (2 ** max(attempts - 1, 0))
+    return dt.timedelta(seconds=min(seconds, config.backoff_max))
+
+
+def _mark_failed(
+    ctx: _Ctx, rows: Sequence[Any], error: str, *, retry_at: dt.datetime | None = None
+) -> None:
+    counts = ctx.report.counts(rows[0].channel)
+    with ctx.store.write() as conn:
+        for row in rows:
+            attempts = row.attempts + 1
+            gave_up = attempts >= ctx.config.max_attempts
+            after = retry_at or ctx.now + backoff(attempts, ctx.config)
+            conn.execute(
+                alerts.update()
+                .where(alerts.c.id == row.id, alerts.c.claimed_by == ctx.token)
+                .values(
+                    attempts=attempts,
+                    last_error=error[:2000],
+                    claimed_by=None,
+                    claimed_until=None,
+                    status="failed" if gave_up else "pending",
+                    next_attempt_at=None if gave_up else after,
+                )
+            )
+            if gave_up:
+                counts.failed += 1
+            else:
+                counts.retrying += 1
+
+
+def _release(
+    store: ItemStore, ids: list[int], *, next_attempt_at: dt.datetime | None = None, **values: Any
+) -> None:
+    """Give rows back untried; ``next_attempt_at`` only moves later (a Retry-After)."""
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    with store.write() as conn:
+        conn.execute(
+            alerts.update()
+            .where(alerts.c.id.in_(ids))
+            .values(claimed_by=None, claimed_until=None, **values)
+        )
+
+
+# -- what a message shows -----------------------------------------------------------------------
+
+
+def _entry(store: ItemStore, row: Any) -> Entry:
     match = _REVISION.match(row.item_id)
     base_id = match.group("id") if match else row.item_id
-    found = ctx.store.item(base_id)
+    found = store.item(base_id)
     if found is None:
         raise DeliveryError(f"item {base_id} is not in the state database any more")
     item, issue, notices = found
-    current, previous, previous_text = _revision(ctx.store.engine, base_id)
+    current, previous, previous_text = _revision(store.engine, base_id)
     return Entry(
         key=row.key,
-        watchlist=row.watchlist,
+        matched=[WatchlistReasons.model_validate(g) for g in row.reasons or []],
         item=item,
         issue=issue,
         notices=notices,
-        reasons=[Reason.model_validate(r) for r in row.reasons or []],
         change=row.change,
         content_hash=current,
         previous_hash=previous,
@@ -307,58 +441,6 @@ def _revision(engine: Engine, item_id: str) -> tuple[str | None, str | None, str
     return row.content_hash, row.previous_hash, previous_text
 
 
-# -- recording ----------------------------------------------------------------------------------
-
-
-def _mark_sent(ctx: _Ctx, rows: Sequence[Any]) -> None:
-    with ctx.store.write() as conn:
-        done = conn.execute(
-            alerts.update()
-            .where(alerts.c.id.in_([r.id for r in rows]), alerts.c.claimed_by == ctx.token)
-            .values(
-                status="sent",
-                sent_at=ctx.clock(),
-                last_error=None,
-                claimed_by=None,
-                claimed_until=None,
-                next_attempt_at=None,
-            )
-        ).rowcount
-    if done != len(rows):
-        log.warning("%d alert(s) were re-claimed by another worker while sending", len(rows) - done)
-
-
-def backoff(attempts: int, config: DeliverySettings) -> dt.timedelta:
-    """Delay before the next try after ``attempts`` failures: base, 2x base, 4x base, ... capped."""
-    seconds = config.backoff_base * (2 ** max(attempts - 1, 0))
-    return dt.timedelta(seconds=min(seconds, config.backoff_max))
-
-
-def _mark_failed(ctx: _Ctx, rows: Sequence[Any], error: str) -> None:
-    counts = ctx.report.counts(rows[0].channel)
-    with ctx.store.write() as conn:
-        for row in rows:
-            attempts = row.attempts + 1
-            gave_up = attempts >= ctx.config.max_attempts
-            values: dict[str, Any] = {
-                "attempts": attempts,
-                "last_error": error[:2000],
-                "claimed_by": None,
-                "claimed_until": None,
-                "status": "failed" if gave_up else "pending",
-                "next_attempt_at": None if gave_up else ctx.now + backoff(attempts, ctx.config),
-            }
-            conn.execute(
-                alerts.update()
-                .where(alerts.c.id == row.id, alerts.c.claimed_by == ctx.token)
-                .values(**values)
-            )
-            if gave_up:
-                counts.failed += 1
-            else:
-                counts.retrying += 1
-
-
 # -- operators ----------------------------------------------------------------------------------
 
 
@@ -370,101 +452,26 @@ def _notify_ops(ctx: _Ctx) -> None:
         rows = _claim_failed(conn, token, ctx.now)
     if not rows:
         return
-    if ops is None:
-        _release(ctx, [r.id for r in rows], notified=False)
-        log.warning("%d alert(s) failed for good and no 'ops' channel is defined", len(rows))
+    ids = [r.id for r in rows]
+    if ops is None or not ops.enabled or OPS_CHANNEL in ctx.stopped or ctx.over_budget():
+        _release(ctx.store, ids, ops_notified=False)
+        log.warning("%d alert(s) failed for good; the 'ops' channel cannot be told now "
+                    "(not defined, disabled, stopped or out of time)", len(rows))  # fmt: skip
         return
     try:
-        msg = render_ops(rows, ctx.config.sender)
-        send(ops, msg, resolver=ctx.resolver, sender=ctx.config.sender)
+        send(ops, render_ops(rows), resolver=ctx.resolver, settings=ctx.config)
     except PolicywatchError as exc:
-        _release(ctx, [r.id for r in rows], notified=False)
+        _release(ctx.store, ids, ops_notified=False)
         ctx.report.errors.append(f"{OPS_CHANNEL}: {exc}")
         log.error("could not notify the ops channel: %s", exc)
         return
-    _release(ctx, [r.id for r in rows], notified=True)
+    _release(ctx.store, ids, ops_notified=True)
     ctx.report.ops_notices += 1
 
 
 def _claim_failed(conn: Connection, token: str, now: dt.datetime) -> list[Any]:
-    waiting = sa.and_(alerts.c.status == "failed", alerts.c.ops_notified.is_(False), _free(now))
+    free = sa.or_(alerts.c.claimed_until.is_(None), alerts.c.claimed_until < now)
+    waiting = sa.and_(alerts.c.status == "failed", alerts.c.ops_notified.is_(False), free)
     conn.execute(alerts.update().where(waiting).values(claimed_by=token, claimed_until=now + LEASE))
     query = sa.select(alerts).where(alerts.c.claimed_by == token).order_by(alerts.c.id)
     return list(conn.execute(query).all())
-
-
-def _release(ctx: _Ctx, ids: list[int], *, notified: bool) -> None:
-    with ctx.store.write() as conn:
-        conn.execute(
-            alerts.update()
-            .where(alerts.c.id.in_(ids))
-            .values(claimed_by=None, claimed_until=None, ops_notified=notified)
-        )
-
-
-def render_ops(rows: Sequence[Any], sender: str) -> Message:
-    """A short operator report: which alerts gave up, and the (masked) last error of each."""
-    n = len(rows)
-    subject = f"[policywatch ops] {n} alert{'s' if n != 1 else ''} failed for good"
-    lines = [
-        f"- {r.watchlist} -> {r.channel}: item {r.item_id} ({r.kind}), "
-        f"{r.attempts} attempts; last error: {r.last_error or 'unknown'}"
-        for r in rows
-    ]
-    text = subject + "\n\n" + "\n".join(lines) + "\n\nSee `policywatch alerts --status failed`.\n"
-    body_html = "".join(f"<li>{html.escape(line[2:])}</li>" for line in lines)
-    return Message(
-        subject=subject,
-        text=text,
-        html=f"<p>{html.escape(subject)}</p><ul>{body_html}</ul>",
-        markdown=text,
-        slack=text,
-        message_id=message_id("ops|" + ",".join(r.key for r in rows), sender),
-        count=n,
-        keys=tuple(r.key for r in rows),
-    )
-
-
-# -- operator commands --------------------------------------------------------------------------
-
-
-def list_alerts(
-    store: ItemStore, *, status: str | None = None, limit: int = 200
-) -> list[dict[str, Any]]:
-    """Outbox rows for display (names only: a channel URL is never in the database)."""
-    cols = [
-        alerts.c.id, alerts.c.watchlist, alerts.c.channel, alerts.c.item_id, alerts.c.kind,
-        alerts.c.change, alerts.c.status, alerts.c.attempts, alerts.c.next_attempt_at,
-        alerts.c.sent_at, alerts.c.created_at, alerts.c.last_error,
-    ]  # fmt: skip
-    query = sa.select(*cols).order_by(alerts.c.id.desc()).limit(limit)
-    if status:
-        query = query.where(alerts.c.status == status)
-    with store.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def send_test(
-    channels: Mapping[str, Channel],
-    watchlist: str,
-    names: Sequence[str],
-    *,
-    resolver: SecretResolver | None = None,
-    sender: str = "policywatch <policywatch@localhost>",
-) -> dict[str, str]:
-    """Send a sample alert to each named channel; the result per channel ('ok' or the error)."""
-    from policywatch.notify import sample_entry
-
-    msg = render_alert(sample_entry(watchlist, nonce=uuid.uuid4().hex), sender=sender)
-    out: dict[str, str] = {}
-    for name in names:
-        channel = channels.get(name)
-        if channel is None:
-            out[name] = "error: not defined in channels.yaml"
-            continue
-        try:
-            send(channel, msg, resolver=resolver, sender=sender)
-            out[name] = "ok"
-        except PolicywatchError as exc:
-            out[name] = f"error: {exc}"
-    return out

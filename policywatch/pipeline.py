@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from parsers.records import Issue, Notice, PolicyItem
-from policywatch.channels import SecretResolver, load_channels
+from policywatch.alerting import build_alerts
+from policywatch.channels import SecretResolver
 from policywatch.errors import PolicywatchError, StateError
 from policywatch.http import PoliteClient
 from policywatch.match import Matcher
 from policywatch.models import Alert, Change, Match
 from policywatch.notices import notice_links
-from policywatch.outbox import DeliveryReport, deliver_pending
+from policywatch.outbox import DeliveryReport, deliver_run
 from policywatch.parsing import (
     FetchedIssue,
     issue_hash,
@@ -34,7 +35,7 @@ from policywatch.parsing import (
 )
 from policywatch.settings import Config, HttpSettings, SourceSettings
 from policywatch.sources import Candidate
-from policywatch.store import RecordResult, Store, alert_item_ref, item_hash
+from policywatch.store import RecordResult, Store, item_hash
 from policywatch.store.reads import Snapshot
 from policywatch.store.writes import change_of
 from policywatch.summary import (
@@ -202,38 +203,6 @@ def match_items(
     return out
 
 
-def build_alerts(
-    watchlists: dict[str, Watchlist],
-    matches: Iterable[Match],
-    items: Sequence[PolicyItem],
-    changes: dict[str, Change],
-    run_id: str,
-) -> list[Alert]:
-    """One outbox row per (match, channel); a revision gets its own key, a repeat does not."""
-    by_id = {i.id: i for i in items}
-    alerts: list[Alert] = []
-    for match in matches:
-        watchlist = watchlists[match.watchlist]
-        change = changes.get(match.item_id, "new")
-        change = "new" if change == "unchanged" else change
-        ref = alert_item_ref(by_id[match.item_id], change)
-        for channel in watchlist.channels:
-            key = Alert.make_key(watchlist.name, channel, ref, watchlist.mode)
-            alerts.append(
-                Alert(
-                    key=key,
-                    watchlist=watchlist.name,
-                    channel=channel,
-                    item_id=match.item_id,
-                    kind=watchlist.mode,
-                    run_id=run_id,
-                    change=change,
-                    reasons=match.reasons,
-                )
-            )
-    return alerts
-
-
 def record_issue(
     store: Store,
     fetched: FetchedIssue,
@@ -327,28 +296,17 @@ def unqueued(store: Store, alerts: Sequence[Alert]) -> list[Alert]:  # tests and
 
 def deliver_alerts(
     rt: Runtime, summary: RunSummary, resolver: SecretResolver | None = None
-) -> DeliveryReport | None:
+) -> DeliveryReport:
     """Send what the outbox owes (this run's alerts and earlier retries); never raises on a send.
 
-    A channels file that cannot be loaded leaves every alert pending and is reported, so the
-    next run (with the config fixed) delivers them.
+    A channels file that cannot be loaded, or a disabled channel, leaves its alerts pending;
+    the report says so per channel (``DeliveryReport.outcome`` for the run's exit code).
     """
-    try:
-        channels = load_channels(rt.config.dir / "channels.yaml")
-    except PolicywatchError as exc:
-        summary.delivery_errors.append(f"channels not loaded, alerts stay pending: {exc}")
-        return None
-    before = rt.store.alert_counts()
-    report = deliver_pending(
-        rt.store, channels, config=rt.config.app.delivery, secret_resolver=resolver,
-        worker_id=f"run-{rt.run_id[:12]}",
+    report = deliver_run(
+        rt.store, rt.config.dir / "channels.yaml", config=rt.config.app.delivery,
+        secret_resolver=resolver, worker_id=f"run-{rt.run_id[:12]}",
     )  # fmt: skip
-    after = rt.store.alert_counts()
-    for (watchlist, status), n in after.items():
-        delta = n - before.get((watchlist, status), 0)
-        if delta > 0 and status in ("sent", "failed"):
-            (summary.sent if status == "sent" else summary.failed)[watchlist] += delta
-    summary.delivery_errors.extend(report.errors)
+    summary.add_delivery(report)
     return report
 
 

@@ -265,12 +265,43 @@ class ScheduleSettings(Section):
 
 
 class DeliverySettings(Section):
+    """How the outbox is delivered. One delivery lasts at most about ``time_budget`` plus one
+    email's ``(13 + recipients) x connect_timeout + 2 x data_timeout + 2 s`` (README, "Slow and
+    failing servers"); flow and task timeouts must stay above that."""
+
     max_attempts: int = Field(
         5, ge=1, description="after this many failed sends an alert is 'failed'"
     )
     backoff_base: float = Field(60.0, ge=0, description="seconds before the first retry; doubles")
     backoff_max: float = Field(6 * 3600.0, ge=0)
-    sender: str = "policywatch <policywatch@localhost>"
+    sender: str | None = Field(
+        None,
+        description="'Name <address>' for email From names and the Message-ID domain; "
+        "default: each email channel's own From address",
+    )
+    connect_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds to connect, and for each SMTP reply before the message is sent",
+    )
+    data_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="seconds to send an email and wait for the server's reply to it "
+        "(RFC 5321: 10 minutes; a reply given up on may mean a duplicate)",
+    )
+    webhook_timeout: float = Field(
+        30.0, gt=0, description="seconds to wait for a webhook's (or other service's) response"
+    )
+    breaker_failures: int = Field(
+        3,
+        ge=1,
+        description="after this many consecutive connection failures or timeouts in one "
+        "delivery, a channel's remaining alerts wait for the next run",
+    )
+    time_budget: float = Field(
+        600.0, gt=0, description="no new message is started after this many seconds of delivery"
+    )
 
 
 class AppSettings(Section):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from policywatch.delivery_report import ChannelCounts, DeliveryReport
 from policywatch.models import Alert, Change, Match
 
 IssueStatus = Literal["new", "revised", "unchanged", "ignored", "unrecognised", "failed"]
@@ -73,7 +74,12 @@ class MatchRow:
 
 @dataclass
 class RunSummary:
-    """Everything a run did, for the artifacts, the CLI table and the ``runs`` table."""
+    """Everything a run did, for the artifacts, the CLI table and the ``runs`` table.
+
+    Delivery counts are per channel: ``enqueued`` alerts (one per item and channel), ``sent``
+    messages the channel accepted (a digest is one), ``failed`` alerts that gave up, and the
+    full per-channel counts of the delivery in ``delivery`` (see ``policywatch.delivery_report``).
+    """
 
     run_id: str
     dry_run: bool = False
@@ -86,17 +92,10 @@ class RunSummary:
     enqueued: Counter[str] = field(default_factory=Counter)
     sent: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
+    delivery: dict[str, ChannelCounts] = field(default_factory=dict)
+    delivery_outcome: str = "not_run"  # else DeliveryReport.outcome
     delivery_errors: list[str] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)  # timings and statement counts
-
-    def checkpoint(self) -> tuple[int, int, int]:
-        """Where the issue, item and match lists end now (see :meth:`rollback`)."""
-        return len(self.issues), len(self.items), len(self.matches)
-
-    def rollback(self, mark: tuple[int, int, int]) -> None:
-        """Forget the issue, items and matches added since ``mark`` (their issue failed and
-        nothing of it was recorded); fetched notices stay listed."""
-        del self.issues[mark[0] :], self.items[mark[1] :], self.matches[mark[2] :]
 
     def issue_counts(self) -> Counter[str]:
         return Counter(i.status for i in self.issues)
@@ -105,20 +104,43 @@ class RunSummary:
         return Counter(n.status for n in self.notices)
 
     def alert_rows(self) -> list[dict[str, Any]]:
-        """Per watchlist: alerts enqueued, sent and failed in this run."""
-        names = sorted(
-            {*self.enqueued, *self.sent, *self.failed, *(m.watchlist for m in self.matches)}
-        )
-        return [
-            {
-                "watchlist": n,
-                "matches": sum(m.watchlist == n for m in self.matches),
-                "enqueued": self.enqueued[n],
-                "sent": self.sent[n],
-                "failed": self.failed[n],
-            }
-            for n in names
-        ]
+        """Per watchlist: its matches in this run (one item may alert several watchlists in one
+        message, so messages are counted per channel, in :meth:`channel_rows`)."""
+        counts = Counter(m.watchlist for m in self.matches)
+        return [{"watchlist": n, "matches": counts[n]} for n in sorted(counts)]
+
+    def channel_rows(self) -> list[dict[str, Any]]:
+        """Per channel: alerts enqueued, then what the delivery did with the due ones."""
+        names = sorted({*self.enqueued, *self.delivery})
+        rows = []
+        for name in names:
+            c = self.delivery.get(name, ChannelCounts())
+            rows.append({"channel": name, "enqueued": self.enqueued[name], "due": c.due,
+                         "messages sent": c.sent, "items sent": c.items,
+                         "skipped (already delivered)": c.skipped, "disabled": c.disabled,
+                         "deferred": c.deferred, "retrying": c.retrying, "failed": c.failed,
+                         "note": c.note})  # fmt: skip
+        return rows
+
+    def add_delivery(self, report: DeliveryReport) -> None:
+        """Take in one delivery's per-channel counts and problems."""
+        for name, counts in report.channels.items():
+            mine = self.delivery.setdefault(name, ChannelCounts())
+            for key, value in vars(counts).items():
+                setattr(mine, key, value if key == "note" else getattr(mine, key) + value)
+            self.sent[name] += counts.sent
+            self.failed[name] += counts.failed
+        self.delivery_outcome = report.outcome
+        self.delivery_errors.extend(report.errors)
+
+    def delivery_totals(self) -> ChannelCounts:
+        """The per-channel counts summed (``note`` left empty)."""
+        total = ChannelCounts()
+        for counts in self.delivery.values():
+            for key, value in vars(counts).items():
+                if key != "note":
+                    setattr(total, key, getattr(total, key) + value)
+        return total
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe; stored as the run's summary and returned by the flow."""
@@ -129,9 +151,9 @@ class RunSummary:
         return result
 
     def count_enqueued(self, alerts: Sequence[Alert], keys: Sequence[str]) -> None:
-        """Count the alerts the outbox really added (``keys``), per watchlist."""
+        """Count the alerts the outbox really added (``keys``), per channel."""
         added = set(keys)
-        self.enqueued.update(a.watchlist for a in alerts if a.key in added)
+        self.enqueued.update(a.channel for a in alerts if a.key in added)
 
     def merge(self, part: RunSummary) -> None:
         """Add one issue's summary (issues run concurrently; each keeps its own part)."""

@@ -1,7 +1,9 @@
 """``policywatch check-config`` and ``policywatch schema``: config checked before a run needs it.
 
 ``check-config`` reads every file of the config folder, reports every problem of every file at
-once (file:line each) and exits 2 when there is any, so it can guard a deploy or a CI job.
+once (file:line each) and exits 2 when there is any, so it can guard a deploy or a CI job. A
+channel that is disabled on this machine (its ``${VAR}`` is not set) is listed with the reason
+and makes the exit code 1: the config is valid, but that channel would not deliver.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ WATCHLISTS_FILE = "watchlists.yaml"
 
 
 class _Report:
-    """Collects one line per file: ok, a note, or its errors."""
+    """Collects one line per file: ok, a note, or its errors; and the warnings to list."""
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.warnings: list[str] = []
 
     def check(self, label: str, step: Callable[[], str | None]) -> bool:
         try:
@@ -81,15 +84,20 @@ def _check_bodies(config: Config) -> str | None:
     return f"{len(data.bodies)} bodies"
 
 
-def _check_channels(config: Config, resolve_env: bool) -> str | None:
+def _check_channels(config: Config, resolve_env: bool, report: _Report) -> str | None:
     path = config.dir / CHANNELS_FILE
     if not path.exists():
         return "not found: watchlists cannot name channels"
-    from policywatch.channels import load_channels
+    from policywatch.channels import disabled_channels, load_channels
 
     channels = load_channels(path, resolve_env=resolve_env)
-    shown = ", ".join(f"{name}={ch.masked()}" for name, ch in channels.items())
-    return f"{len(channels)} channel(s): {shown}" if resolve_env else f"{len(channels)} channel(s)"
+    if not resolve_env:
+        return f"{len(channels)} channel(s)"
+    disabled = disabled_channels(channels)
+    report.warnings += [f"channel '{name}' is disabled: {why}" for name, why in disabled.items()]
+    shown = ", ".join(f"{n}={c.masked()}" for n, c in channels.items() if n not in disabled)
+    off = f"; {len(disabled)} disabled: {', '.join(disabled)}" if disabled else ""
+    return f"{len(channels) - len(disabled)} channel(s) ready: {shown or '-'}{off}"
 
 
 def _check_watchlists(config: Config, path: Path, taxonomy: Taxonomy | None) -> str | None:
@@ -133,15 +141,19 @@ def check_config(
         return f"{len(holder[0].sectors)} sectors, {len(holder[0].companies)} companies"
 
     report.check(f"{sectors}, {companies}", taxonomy_step)
-    report.check(str(config.dir / CHANNELS_FILE), lambda: _check_channels(config, env))
+    report.check(str(config.dir / CHANNELS_FILE), lambda: _check_channels(config, env, report))
     watchlists = config.dir / WATCHLISTS_FILE
     taxonomy = holder[0] if holder else None
     report.check(str(watchlists), lambda: _check_watchlists(config, watchlists, taxonomy))
+    for line in report.warnings:
+        err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     if report.errors:
         for line in report.errors:
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         err_console.print(f"{len(report.errors)} problem(s)", markup=False)
         raise typer.Exit(code=2)
+    if report.warnings:
+        raise typer.Exit(code=1)
 
 
 @app.command("schema")

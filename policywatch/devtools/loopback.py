@@ -12,7 +12,8 @@ Static files:
   ``"status"``;
 - in text files ``{{base}}`` is replaced by the server's base URL (``http://127.0.0.1:PORT``).
 
-Routes: ``server.routes["/path"] = handler``; a handler takes a :class:`Request` and returns a
+Routes: ``server.routes["/path"] = handler`` (GET, HEAD and POST, whose body is
+``request.body``); a handler takes a :class:`Request` and returns a
 :class:`Reply` (or ``(status, headers, body)``); ``body`` may be bytes or an iterable of bytes
 (streamed, connection closed afterwards). Raise :class:`ResetConnection` to send a TCP reset.
 """
@@ -63,6 +64,7 @@ class Request:
     headers: dict[str, str]
     client_port: int
     started: float = field(default_factory=time.monotonic)
+    body: bytes = b""
     finished: float | None = None  # when its last byte was written
 
     @property
@@ -271,12 +273,14 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
             request = Request(
                 method=self.command,
                 path=split.path,
                 query=parse_qs(split.query),
                 headers={k.lower(): v for k, v in self.headers.items()},
                 client_port=int(self.client_address[1]),
+                body=self.rfile.read(length) if length else b"",
             )
             server._enter(request)
             try:
@@ -285,6 +289,7 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 server._leave(request)
 
         do_HEAD = do_GET
+        do_POST = do_GET  # a webhook route reads request.body
 
         def _respond(self, request: Request) -> None:
             if server.latency:

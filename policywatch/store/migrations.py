@@ -8,8 +8,10 @@ was written by a newer policywatch and is refused rather than silently misread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -146,11 +148,85 @@ def _notice_backoff(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_notices_status_next ON notices (status, next_attempt_at)")
 
 
+def _outbox_item_channel(conn: Connection) -> None:
+    """0005: one outbox row per (channel, item, kind) naming every matching watchlist.
+
+    Keys go from ``watchlist|channel|item|kind`` to ``channel|item|kind``; rows that now share a
+    key are merged into the oldest one: ``watchlist`` lists every name, ``reasons`` becomes a
+    list of ``{watchlist, reasons}``, and a group with any row sent is sent (so nothing that
+    was delivered under the old key is ever sent again). ``message_id`` records the message
+    that carried a sent alert.
+    """
+    conn.exec_driver_sql("ALTER TABLE alerts ADD COLUMN message_id TEXT")
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE alerts ALTER COLUMN watchlist TYPE TEXT")
+    query = sa.text(
+        "SELECT id, key, watchlist, channel, kind, status, attempts, next_attempt_at, "
+        "last_error, sent_at, reasons, ops_notified FROM alerts ORDER BY id"
+    )
+    groups: dict[str, list[Any]] = {}
+    for row in conn.execute(query):
+        groups.setdefault(_new_key(row), []).append(row)
+    drop = [r.id for rows in groups.values() for r in rows[1:]]
+    for start in range(0, len(drop), 500):
+        conn.execute(
+            sa.text("DELETE FROM alerts WHERE id IN :ids").bindparams(
+                sa.bindparam("ids", expanding=True)
+            ),
+            {"ids": drop[start : start + 500]},
+        )
+    merged = [_merged(key, rows) for key, rows in groups.items()]
+    if merged:
+        conn.execute(
+            sa.text(
+                "UPDATE alerts SET key = :key, watchlist = :watchlist, reasons = :reasons, "
+                "status = :status, attempts = :attempts, next_attempt_at = :next_attempt_at, "
+                "last_error = :last_error, sent_at = :sent_at, ops_notified = :ops_notified, "
+                "claimed_by = NULL, claimed_until = NULL WHERE id = :id"
+            ),
+            merged,
+        )
+
+
+def _new_key(row: Any) -> str:
+    """``channel|item|kind`` from ``watchlist|channel|item|kind`` (names may hold anything)."""
+    old_prefix = f"{row.watchlist}|{row.channel}|"
+    if not row.key.startswith(old_prefix):
+        return str(row.key)
+    ref = row.key[len(old_prefix) :].removesuffix(f"|{row.kind}")
+    return f"{row.channel}|{ref}|{row.kind}"
+
+
+def _merged(key: str, rows: Sequence[Any]) -> dict[str, Any]:
+    """The values of the one row that replaces ``rows``: sent wins, then pending, then failed."""
+    status = next(s for s in ("sent", "pending", "failed") if any(r.status == s for r in rows))
+    chosen = [r for r in rows if r.status == status]
+    names = list(dict.fromkeys(r.watchlist for r in rows))
+    groups: dict[str, list[Any]] = {n: [] for n in names}
+    for r in rows:
+        groups[r.watchlist] += [x for x in json.loads(r.reasons) if x not in groups[r.watchlist]]
+    reasons = [{"reasons": groups[n], "watchlist": n} for n in names]
+    waits = [r.next_attempt_at for r in chosen]
+    return {
+        "id": rows[0].id,
+        "key": key,
+        "watchlist": ", ".join(names),
+        "reasons": json.dumps(reasons, ensure_ascii=False, sort_keys=True),
+        "status": status,
+        "attempts": max(r.attempts for r in chosen),
+        "next_attempt_at": None if None in waits else min(waits),
+        "last_error": chosen[-1].last_error,
+        "sent_at": min((r.sent_at for r in chosen if r.sent_at is not None), default=None),
+        "ops_notified": all(bool(r.ops_notified) for r in chosen),
+    }
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_alert_claims", _alert_claims),
     ("0003_item_previous_data", _item_previous_data),
     ("0004_notice_backoff", _notice_backoff),
+    ("0005_outbox_item_channel", _outbox_item_channel),
 ]
 
 

@@ -154,13 +154,15 @@ item_notices = sa.Table(
     sa.Column("notice_url", sa.Text, primary_key=True, index=True),
 )
 
-# The outbox. Never a channel URL here: `channel` is a name from channels.yaml.
+# The outbox: one row per message owed to a channel about an item (DESIGN 3.5). Never a channel
+# URL here: `channel` is a name from channels.yaml. Since migration 0005_outbox_item_channel the
+# key is `channel|item|kind` and one row names every watchlist that matched the item there.
 alerts = sa.Table(
     "alerts",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(500), nullable=False, unique=True),
-    sa.Column("watchlist", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(500), nullable=False, unique=True, comment="channel|item|kind"),
+    sa.Column("watchlist", sa.Text, nullable=False, comment="matching watchlists, ', '-joined"),
     sa.Column("channel", sa.String(200), nullable=False),
     sa.Column("item_id", sa.String(200), nullable=False, index=True),
     sa.Column("kind", sa.String(20), nullable=False),
@@ -172,11 +174,13 @@ alerts = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("sent_at", UtcDateTime()),
     sa.Column("run_id", sa.String(200)),
-    sa.Column("reasons", JsonText(), nullable=False, comment="list of policywatch.models.Reason"),
+    sa.Column("reasons", JsonText(), nullable=False, comment="list of models.WatchlistReasons"),
     # added by migration 0002_alert_claims
     sa.Column("claimed_by", sa.Text),
     sa.Column("claimed_until", UtcDateTime()),
     sa.Column("ops_notified", sa.Boolean, nullable=False, server_default=sa.false()),
+    # added by migration 0005_outbox_item_channel: the message that carried the sent alert
+    sa.Column("message_id", sa.Text),
     sa.Index("ix_alerts_status_next", "status", "next_attempt_at"),
 )
 

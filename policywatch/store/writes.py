@@ -63,7 +63,7 @@ def alert_item_ref(item: PolicyItem, change: Change) -> str:
     """The item part of an alert key: ``<id>`` for a new item, ``<id>@<hash8>`` for a revision.
 
     So a revised item can alert again, once per revision:
-    ``Alert.make_key(watchlist, channel, alert_item_ref(item, change), kind)``.
+    ``Alert.make_key(channel, alert_item_ref(item, change), kind)``.
     """
     return item.id if change != "revised" else f"{item.id}@{item_hash(item)[:8]}"
 
@@ -245,7 +245,10 @@ def link_notices(conn: Connection, links: Mapping[str, Sequence[str]]) -> None:
 def enqueue_alerts(
     conn: Connection, alerts_: Sequence[Alert], run_id: str | None, now: Any
 ) -> list[str]:
-    """Insert the alerts, skipping keys already in the outbox; returns the keys really added."""
+    """Insert the alerts, skipping keys already in the outbox; returns the keys really added.
+
+    A key already there is never updated: what a channel was told about an item stays as sent
+    (a watchlist added later does not re-send it)."""
     if not alerts_:
         return []
     stmt = (
@@ -260,7 +263,7 @@ def enqueue_alerts(
 def _alert_row(alert: Alert, run_id: str | None, now: Any) -> dict[str, Any]:
     row = alert.model_dump(exclude={"reasons"})
     row.update(
-        reasons=[r.model_dump(mode="json") for r in alert.reasons],
+        reasons=[g.model_dump(mode="json") for g in alert.reasons],
         created_at=aware(alert.created_at) or now,
         next_attempt_at=aware(alert.next_attempt_at),
         sent_at=aware(alert.sent_at),

@@ -161,13 +161,15 @@ def test_artifacts_summarise_the_run_without_secrets(
         "## Issues",
         "## New and revised items",
         "## Notices",
-        "## Alerts per watchlist",
+        "## Matches per watchlist",
+        "## Delivery per channel",
     ):
         assert heading in markdown
     assert "Rare-earth tracing" in markdown
     assert "blocked" in markdown
     assert "not_found" in markdown
     assert "| ev-batteries |" in markdown
+    assert "| analyst-email | 12 | 12 | 12 | 12 | 0 |" in markdown  # enqueued, due, sent, items
     table = json.loads(arts["check-updates-matches"].data)
     assert len(table) == len(state.result()["matches"])
     assert all(r["reasons"] for r in table)

@@ -110,7 +110,7 @@ def test_a_revised_item_gets_a_new_alert_key(rt: p.Runtime) -> None:
     revised = {m.item_id: "revised" for m in matches}
     second = p.build_alerts(rt.watchlists, matches, fetched.issue.items, revised, "r2")  # type: ignore[arg-type]
     assert not {a.key for a in first} & {a.key for a in second}
-    assert all("@" in a.key.split("|")[2] for a in second)
+    assert all("@" in a.key.split("|")[1] for a in second)  # channel|item@hash|kind
 
 
 def test_summary_markdown_and_table(rt: p.Runtime) -> None:

@@ -13,11 +13,25 @@ from typing import Any
 
 import pytest
 
+from policywatch.alerting import build_alerts
 from policywatch.channels import Channel, load_channels
+from policywatch.delivery_report import DeliveryReport
 from policywatch.devtools.mailsink import MailSink
-from policywatch.models import Alert, IssueMeta, Link, Notice, Policy, PolicyItem, Reason
+from policywatch.models import (
+    Alert,
+    IssueMeta,
+    Link,
+    Match,
+    Notice,
+    Policy,
+    PolicyItem,
+    Reason,
+    WatchlistReasons,
+)
+from policywatch.notify import Entry
 from policywatch.settings import DeliverySettings
 from policywatch.store import Store
+from policywatch.watchlists import Watchlist
 
 HOSTILE = 'Batteries <script>alert("x")</script> & <b>bold</b> [click](https://evil.example)'
 
@@ -111,6 +125,13 @@ def delivery() -> DeliverySettings:
     return DeliverySettings(max_attempts=3, backoff_base=60, backoff_max=3600)
 
 
+def fast(**changes: Any) -> DeliverySettings:
+    """Delivery settings with timeouts scaled down for loopback servers."""
+    base: dict[str, Any] = {"max_attempts": 3, "backoff_base": 60, "backoff_max": 3600,
+                            "connect_timeout": 0.5, "data_timeout": 10, "webhook_timeout": 5}  # fmt: skip
+    return DeliverySettings(**{**base, **changes})
+
+
 def write_channels(tmp_path: Path, text: str, env: dict[str, str]) -> dict[str, Channel]:
     path = tmp_path / "channels.yaml"
     path.write_text(text, encoding="utf-8")
@@ -165,14 +186,45 @@ REASON = Reason(
 
 
 def alert_for(item: PolicyItem, watchlist: str, channel: str, kind: str = "instant") -> Alert:
+    """One watchlist's alert about one item (several watchlists: use ``alerts_for``)."""
     return Alert(
-        key=Alert.make_key(watchlist, channel, item.id, kind),  # type: ignore[arg-type]
+        key=Alert.make_key(channel, item.id, kind),  # type: ignore[arg-type]
         watchlist=watchlist,
         channel=channel,
         item_id=item.id,
         kind=kind,  # type: ignore[arg-type]
-        reasons=[REASON],
+        reasons=[WatchlistReasons(watchlist=watchlist, reasons=[REASON])],
     )
+
+
+def watchlist(name: str, channels: list[str], mode: str = "instant") -> Watchlist:
+    return Watchlist(name=name, keywords=[name], channels=channels, mode=mode)  # type: ignore[arg-type]
+
+
+def reason(term: str) -> Reason:
+    return Reason(facet="keyword", term=term, found=term, field="text", snippet=f"on {term} rules")
+
+
+def alerts_for(
+    items: list[PolicyItem], watchlists: list[Watchlist], run_id: str = "run-1"
+) -> list[Alert]:
+    """What the pipeline enqueues when every watchlist matches every item (each with a reason
+    naming the watchlist)."""
+    matches = [Match(watchlist=w.name, item_id=i.id, reasons=[REASON, reason(w.name)])
+               for i in items for w in watchlists]  # fmt: skip
+    return build_alerts({w.name: w for w in watchlists}, matches, items, {}, run_id)
+
+
+def entry_of(item: PolicyItem, key: str = "ev|mail|i|instant", **kw: Any) -> Entry:
+    """An Entry for watchlist ``ev`` with REASON, the item's notice and ``kw`` overrides."""
+    values: dict[str, Any] = {
+        "key": key,
+        "matched": [WatchlistReasons(watchlist="ev", reasons=[REASON])],
+        "item": item,
+        "issue": ISSUE,
+        "notices": [make_notice(int(item.id.split("-")[1]))],
+    }
+    return Entry(**{**values, **kw})
 
 
 def record(
@@ -195,4 +247,12 @@ def record(
         item_notices={i.id: [n.url] for i, n in zip(items, notices, strict=True)},
         alerts=alerts,
         run_id=run_id,
+    )
+
+
+def balanced(report: DeliveryReport) -> bool:
+    """Every due alert is accounted for once, per channel."""
+    return all(
+        c.due == c.items + c.skipped + c.disabled + c.deferred + c.retrying + c.failed
+        for c in report.channels.values()
     )

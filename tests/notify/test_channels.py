@@ -6,21 +6,29 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.channels import load_channels
+from policywatch.channels import disabled_channels, load_channels, send
 from policywatch.errors import ConfigError, DeliveryError
-from policywatch.notify import render_alert, sample_entry
+from policywatch.notify import render_alert
 
-from .conftest import Hook, write_channels
+from .conftest import Hook, entry_of, make_item, write_channels
 
 SECRET = "Tok3nNeverPrinted9"
 
 
-def test_missing_env_var_names_the_variable_and_line(tmp_path: Path) -> None:
-    text = "channels:\n  a:\n    url: json://127.0.0.1/x\n  b:\n    url: ${NOT_SET_VAR}\n"
-    with pytest.raises(ConfigError) as err:
-        write_channels(tmp_path, text, {})
-    assert f"{tmp_path / 'channels.yaml'}:5: channels.b.url" in str(err.value)
-    assert "NOT_SET_VAR" in str(err.value)
+def test_unset_env_var_disables_only_its_channel_naming_the_variable_and_line(
+    tmp_path: Path, hook: Hook
+) -> None:
+    text = "channels:\n  a:\n    url: ${A}\n  b:\n    url: ${NOT_SET_VAR}\n"
+    channels = write_channels(tmp_path, text, {"A": hook.url()})
+    assert channels["a"].enabled
+    why = disabled_channels(channels)["b"]
+    assert "environment variable NOT_SET_VAR is not set" in why
+    assert f"{tmp_path / 'channels.yaml'}:5: channels.b.url" in why
+    assert channels["b"].masked() == "${NOT_SET_VAR}"
+    with pytest.raises(DeliveryError, match="channel 'b' is disabled"):
+        send(channels["b"], render_alert(entry_of(make_item(1))))
+    send(channels["a"], render_alert(entry_of(make_item(1))))
+    assert len(hook.posts) == 1
 
 
 def test_unparseable_url_is_reported_masked_with_line(tmp_path: Path) -> None:
@@ -62,9 +70,7 @@ def test_secret_is_resolved_only_at_delivery(tmp_path: Path, hook: Hook) -> None
     channels = write_channels(tmp_path, "channels:\n  s:\n    url: secret:team-hook\n", {})
     assert calls == []
     assert channels["s"].masked() == "secret:team-hook"
-    from policywatch.channels import send
-
-    send(channels["s"], render_alert(sample_entry("w")), resolver=resolver)
+    send(channels["s"], render_alert(entry_of(make_item(1))), resolver=resolver)
     assert calls == ["team-hook"]
     assert hook.posts[0]["path"] == f"/{SECRET}"
 
@@ -84,9 +90,7 @@ def test_apprise_config_file_channel(tmp_path: Path, hook: Hook) -> None:
     channels = write_channels(tmp_path, text, {})
     targets = channels["team"].targets()
     assert len(targets) == 1
-    from policywatch.channels import send
-
-    send(channels["team"], render_alert(sample_entry("w")))
+    send(channels["team"], render_alert(entry_of(make_item(1))))
     assert [p["path"] for p in hook.posts] == ["/a"]
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from policywatch.channels import send
 from policywatch.devtools.mailsink import MailSink
-from policywatch.notify import Entry, render_alert
+from policywatch.notify import render_alert
+from policywatch.settings import DeliverySettings
 
-from .conftest import HOSTILE, ISSUE, REASON, make_item, make_notice, write_channels
+from .conftest import HOSTILE, ISSUE, entry_of, make_item, write_channels
 
 
 def _part(msg: EmailMessage, subtype: str) -> str:
@@ -23,12 +24,9 @@ def test_email_headers_parts_chinese_links_and_escaping(tmp_path: Path, sink: Ma
     env = {"SMTP_URL": sink.url(to="analyst@example.org", sender="alerts@example.org")}
     channels = write_channels(tmp_path, "channels:\n  mail:\n    url: ${SMTP_URL}\n", env)
     item = make_item(7, headline=HOSTILE)
-    msg = render_alert(
-        Entry(key="ev|mail|item-0007|instant", watchlist="ev", item=item, issue=ISSUE,
-              notices=[make_notice(7)], reasons=[REASON]),
-        sender="policywatch <alerts@example.org>",
-    )  # fmt: skip
-    send(channels["mail"], msg, sender="policywatch <alerts@example.org>")
+    msg = render_alert(entry_of(item, "mail|item-0007|instant"))
+    settings = DeliverySettings(sender="policywatch <alerts@example.org>")
+    sent_id = send(channels["mail"], msg, settings=settings)
 
     assert len(sink.received) == 1
     got = sink.received[0]
@@ -38,7 +36,7 @@ def test_email_headers_parts_chinese_links_and_escaping(tmp_path: Path, sink: Ma
     assert mail["To"] == "analyst@example.org"
     assert mail["Subject"] == msg.subject
     assert "<script>" in mail["Subject"]
-    assert mail["Message-ID"] == msg.message_id
+    assert mail["Message-ID"] == sent_id == msg.message_id("alerts@example.org")
     assert mail.get_content_type() == "multipart/alternative"
 
     text, html = _part(mail, "plain"), _part(mail, "html")
@@ -57,9 +55,20 @@ def test_email_headers_parts_chinese_links_and_escaping(tmp_path: Path, sink: Ma
 
 def test_same_alert_sent_twice_keeps_its_message_id(tmp_path: Path, sink: MailSink) -> None:
     channels = write_channels(tmp_path, "channels:\n  mail:\n    url: ${U}\n", {"U": sink.url()})
-    entry = Entry(key="k|mail|i|instant", watchlist="k", item=make_item(1), issue=ISSUE)
+    entry = entry_of(make_item(1), "mail|i|instant")
     for _ in range(2):
         send(channels["mail"], render_alert(entry))
     ids = {m["Message-ID"] for m in sink.messages}
     assert len(sink.messages) == 2
-    assert len(ids) == 1
+    assert ids == {render_alert(entry).message_id("alerts@example.org")}  # the From's domain
+
+
+def test_message_id_domain_is_the_configured_senders(tmp_path: Path, sink: MailSink) -> None:
+    channels = write_channels(tmp_path, "channels:\n  mail:\n    url: ${U}\n", {"U": sink.url()})
+    msg = render_alert(entry_of(make_item(1), "mail|item-0001|instant"))
+    settings = DeliverySettings(sender="Policy desk <desk@alerts.example.net>")
+    sent_id = send(channels["mail"], msg, settings=settings)
+    mail = sink.messages[0]
+    assert mail["Message-ID"] == sent_id
+    assert sent_id.endswith("@alerts.example.net>")
+    assert mail["From"] == "Policy desk <alerts@example.org>"  # the name; the URL's address

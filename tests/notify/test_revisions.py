@@ -8,8 +8,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from policywatch.devtools.mailsink import MailSink
-from policywatch.models import Alert, PolicyItem
-from policywatch.outbox import deliver_pending, list_alerts
+from policywatch.models import Alert, PolicyItem, WatchlistReasons
+from policywatch.ops import list_alerts
+from policywatch.outbox import deliver_pending
 from policywatch.settings import DeliverySettings
 from policywatch.store import Store, alert_item_ref
 from policywatch.store.schema import item_notices, items
@@ -28,13 +29,13 @@ def _revision_alert(store: Store, item: PolicyItem, watchlist: str, channel: str
     assert change == "revised"
     ref = alert_item_ref(item, change)
     return Alert(
-        key=Alert.make_key(watchlist, channel, ref, "instant"),
+        key=Alert.make_key(channel, ref, "instant"),
         watchlist=watchlist,
         channel=channel,
         item_id=item.id,
         kind="instant",
         change=change,
-        reasons=[REASON],
+        reasons=[WatchlistReasons(watchlist=watchlist, reasons=[REASON])],
     )
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from parsers.documents import text_to_document
 from parsers.merics import parse_issue
+from policywatch.alerting import build_alerts
 from policywatch.devtools.mailsink import MailSink
 from policywatch.match import Matcher
-from policywatch.models import Alert
 from policywatch.outbox import deliver_pending
 from policywatch.settings import Config, DeliverySettings
 from policywatch.store import Store
@@ -28,20 +28,16 @@ def test_real_sample_yields_readable_alerts(
     matcher = Matcher.build([watchlist], load_taxonomy(config), config.bodies)
     matches = [m for item in issue.items for m in matcher.match(item)]
     assert matches
-    alerts = [
-        Alert(key=Alert.make_key(m.watchlist, ch, m.item_id, "instant"), watchlist=m.watchlist,
-              channel=ch, item_id=m.item_id, kind="instant", reasons=m.reasons)
-        for m in matches for ch in ("mail", "team")
-    ]  # fmt: skip
+    alerts = build_alerts({"miit-desk": watchlist}, matches, issue.items, {}, "r")
     store.record(issue_id="sample", source="test", meta=issue.issue, content_hash="x",
                  items=issue.items, alerts=alerts, run_id="r")  # fmt: skip
     text = "channels:\n  mail:\n    url: ${MAIL}\n  team:\n    url: ${HOOK}\n    format: markdown\n"
     channels = write_channels(tmp_path, text, {"MAIL": sink.url(), "HOOK": hook.url()})
     report = deliver_pending(store, channels, config=DeliverySettings(), worker_id="t")
 
-    assert report.sent == len(alerts)
+    assert report.sent == report.items == len(alerts) == 2 * len(matches)
     assert not report.errors
-    assert len(sink.messages) == len(hook.posts) == len(matches)
+    assert len(set(sink.message_ids)) == len(sink.messages) == len(hook.posts) == len(matches)
     by_id = {i.id: i for i in issue.items}
     first = by_id[matches[0].item_id]
     mail = next(m for m in sink.messages if " ".join(first.headline.split()) in m["Subject"])

@@ -10,15 +10,13 @@ import pytest
 import requests
 
 from policywatch.channels import send
-from policywatch.notify import Entry, render_alert
+from policywatch.notify import render_alert
 
-from .conftest import HOSTILE, ISSUE, REASON, Hook, make_item, make_notice, write_channels
+from .conftest import HOSTILE, Hook, entry_of, make_item, write_channels
 
 
 def _msg(headline: str | None = None) -> Any:
-    entry = Entry(key="ev|c|item-0003|instant", watchlist="ev", item=make_item(3, headline),
-                  issue=ISSUE, notices=[make_notice(3)], reasons=[REASON])  # fmt: skip
-    return render_alert(entry)
+    return render_alert(entry_of(make_item(3, headline), "c|item-0003|instant"))
 
 
 def test_json_webhook_receives_markdown_with_facts(tmp_path: Path, hook: Hook) -> None:

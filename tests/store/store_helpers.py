@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from policywatch.models import Alert, IssueMeta, Notice, PolicyItem, Reason
+from policywatch.models import Alert, IssueMeta, Notice, PolicyItem, Reason, WatchlistReasons
 from policywatch.store import RecordResult, Store
 
 ISSUE_ID = "https://merics.org/en/newsletter/test-issue"
@@ -43,12 +43,12 @@ def make_alert(item_id: str = "item-1", watchlist: str = "batteries", **changes:
         facet="keyword", term="battery", found="battery", field="text", snippet="battery recycling"
     )
     return Alert(
-        key=Alert.make_key(watchlist, channel, item_id, kind),
+        key=Alert.make_key(channel, item_id, kind),
         watchlist=watchlist,
         channel=channel,
         item_id=item_id.split("@")[0],
         kind=kind,
-        reasons=[reason],
+        reasons=[WatchlistReasons(watchlist=watchlist, reasons=[reason])],
         **changes,  # type: ignore[arg-type]
     )
 

@@ -189,7 +189,7 @@ def test_alerts_enqueue_once_across_two_records(store: Store) -> None:
     assert {(r.status, r.attempts, r.run_id, r.ops_notified) for r in rows} == {
         ("pending", 0, "run-1", False)
     }
-    assert rows[0].reasons[0]["term"] == "battery"
+    assert rows[0].reasons[0]["reasons"][0]["term"] == "battery"
     assert rows[0].created_at.utcoffset() == dt.timedelta(0)
 
 

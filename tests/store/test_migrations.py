@@ -62,7 +62,8 @@ def test_older_database_is_upgraded_and_keeps_its_rows(store_url: str) -> None:
     with Store.open(store_url) as store, store.read() as conn:
         row = conn.execute(sa.select(alerts)).one()
     assert _applied(store_url) == set(ALL)
-    assert (row.key, row.status, row.attempts) == ("w|c|i|instant", "pending", 0)
+    # 0005_outbox_item_channel: the key is now channel|item|kind (tests/notify/test_migration.py)
+    assert (row.key, row.status, row.attempts) == ("c|i|instant", "pending", 0)
     assert row.ops_notified is False
     assert row.claimed_by is None
 
