@@ -42,11 +42,12 @@ from policywatch.errors import (
     DeliveryError,
     PolicywatchError,
 )
-from policywatch.models import Alert, AlertKind, IssueMeta, Notice, PolicyItem, WatchlistReasons
+from policywatch.models import Alert, AlertKind, PolicyItem, WatchlistReasons
 from policywatch.notify import Entry, Message, item_text, render_alert, render_digest
 from policywatch.ops import OPS_CHANNEL, render_ops
 from policywatch.settings import DeliverySettings
-from policywatch.store.schema import alerts, items, utcnow
+from policywatch.store.core import DeliveryItem
+from policywatch.store.schema import alerts, issues, items, utcnow
 
 __all__ = [
     "LEASE",
@@ -69,7 +70,7 @@ class ItemStore(Protocol):
 
     engine: Engine
 
-    def item(self, item_id: str) -> tuple[PolicyItem, IssueMeta, list[Notice]] | None: ...
+    def delivery_view(self, item_ids: Sequence[str]) -> dict[str, DeliveryItem]: ...
 
     def write(self) -> Any: ...
 
@@ -87,6 +88,8 @@ class _Ctx:
     deadline: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)
     stopped: dict[str, dt.datetime | None] = field(default_factory=dict)
+    view: dict[str, DeliveryItem] = field(default_factory=dict)  # the claimed rows' items
+    delivered: set[tuple[str, str]] = field(default_factory=set)  # (channel, item ref) sent
 
     def clock(self) -> dt.datetime:
         """The injected time in tests, the wall clock otherwise (leases must track real time)."""
@@ -134,6 +137,9 @@ def deliver_pending(
     rows = _claim(store, token, now, limit)
     for row in rows:
         ctx.report.counts(row.channel).due += 1
+    if rows:
+        ctx.view = store.delivery_view([_base_id(r.item_id) for r in rows])
+        ctx.delivered = _already_delivered(store, rows)
     for channel, batch, digest in _batches(_hold_disabled(ctx, rows)):
         _send_batch(ctx, channel, batch, digest=digest)
     _notify_ops(ctx)
@@ -164,8 +170,25 @@ def _claim(store: ItemStore, token: str, now: dt.datetime, limit: int | None) ->
             .where(alerts.c.id.in_(ids.scalar_subquery()), due)
             .values(claimed_by=token, claimed_until=now + LEASE)
         )
-        query = sa.select(alerts).where(alerts.c.claimed_by == token).order_by(alerts.c.id)
-        return list(conn.execute(query).all())
+        return list(conn.execute(_in_reading_order(token)).all())
+
+
+def _in_reading_order(token: str) -> Any:
+    """The claimed rows by issue date, then the item's place in its issue (top stories, policy
+    news, corporate news; position), whatever order the run's issues finished in."""
+    section = sa.case(
+        {"top": 0, "policy_news": 1, "corporate_news": 2}, value=items.c.section, else_=3
+    )
+    return (
+        sa.select(alerts)
+        .outerjoin(items, items.c.id == alerts.c.item_id)
+        .outerjoin(issues, issues.c.id == items.c.issue_id)
+        .where(alerts.c.claimed_by == token)
+        .order_by(
+            issues.c.published.asc().nulls_last(), items.c.issue_id, section, items.c.position,
+            alerts.c.id,
+        )
+    )  # fmt: skip
 
 
 def _unloadable(store: ItemStore, worker_id: str, error: str) -> DeliveryReport:
@@ -226,22 +249,35 @@ def _send_batch(ctx: _Ctx, channel: str, rows: list[Any], *, digest: bool) -> No
         _deliver(ctx, channel, rows, digest=digest)
 
 
+def _already_delivered(store: ItemStore, rows: Sequence[Any]) -> set[tuple[str, str]]:
+    """(channel, item ref) pairs a channel already received, as any kind: one query."""
+    refs = {(r.channel, Alert.item_ref_of(r.key, r.channel, r.kind)) for r in rows}
+    keys = {Alert.make_key(c, ref, k) for c, ref in refs for k in KINDS}
+    found: set[tuple[str, str]] = set()
+    query = sa.select(alerts.c.key, alerts.c.channel, alerts.c.kind).where(
+        alerts.c.key.in_(sa.bindparam("keys", expanding=True)), alerts.c.status == "sent"
+    )
+    with store.engine.connect() as conn:
+        for chunk in _chunks(sorted(keys)):
+            for key, channel, kind in conn.execute(query, {"keys": chunk}):
+                found.add((channel, Alert.item_ref_of(key, channel, kind)))
+    return found
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def _drop_delivered(ctx: _Ctx, channel: str, rows: list[Any]) -> list[Any]:
     """Rows whose item this channel already received (as another kind) are ``skipped``."""
     refs = {r.id: Alert.item_ref_of(r.key, r.channel, r.kind) for r in rows}
-    siblings = {Alert.make_key(channel, ref, k) for ref in refs.values() for k in KINDS}
-    query = sa.select(alerts.c.key).where(alerts.c.key.in_(siblings), alerts.c.status == "sent")
-    with ctx.store.engine.connect() as conn:
-        sent = {
-            Alert.item_ref_of(k, channel, k.rsplit("|", 1)[-1])
-            for k in conn.execute(query).scalars()
-        }
-    skip = [r for r in rows if refs[r.id] in sent]
+    skip = [r for r in rows if (channel, refs[r.id]) in ctx.delivered]
     if skip:
         _record(ctx, skip, status="skipped", sent_at=None)
         ctx.report.counts(channel).skipped += len(skip)
         log.info("%d alert(s) already delivered to channel %s: skipped", len(skip), channel)
-    return [r for r in rows if refs[r.id] not in sent]
+    return [r for r in rows if (channel, refs[r.id]) not in ctx.delivered]
 
 
 def _deliver(ctx: _Ctx, name: str, rows: list[Any], *, digest: bool) -> None:
@@ -262,6 +298,7 @@ def _deliver(ctx: _Ctx, name: str, rows: list[Any], *, digest: bool) -> None:
         _failed(ctx, name, rows, exc)
         return
     _record(ctx, rows, status="sent", sent_at=ctx.clock(), message_id=message_id)
+    ctx.delivered.update((name, Alert.item_ref_of(r.key, name, r.kind)) for r in rows)
     counts = ctx.report.counts(name)
     counts.sent += 1
     counts.items += len(rows)
@@ -271,7 +308,7 @@ def _deliver(ctx: _Ctx, name: str, rows: list[Any], *, digest: bool) -> None:
 
 def _message(ctx: _Ctx, name: str, rows: list[Any], digest: bool) -> tuple[Message, list[Any]]:
     if not digest:
-        return render_alert(_entry(ctx.store, rows[0])), rows
+        return render_alert(_entry(ctx, rows[0])), rows
     entries, kept = _digest_entries(ctx, name, rows)
     return render_digest(entries, channel=name, run_id=rows[0].run_id), kept
 
@@ -282,7 +319,7 @@ def _digest_entries(ctx: _Ctx, channel: str, rows: list[Any]) -> tuple[list[Entr
     kept: list[Any] = []
     for row in rows:
         try:
-            entries.append(_entry(ctx.store, row))
+            entries.append(_entry(ctx, row))
             kept.append(row)
         except DeliveryError as exc:
             _mark_failed(ctx, [row], str(exc))
@@ -402,43 +439,38 @@ def _release(
 # -- what a message shows -----------------------------------------------------------------------
 
 
-def _entry(store: ItemStore, row: Any) -> Entry:
-    match = _REVISION.match(row.item_id)
-    base_id = match.group("id") if match else row.item_id
-    found = store.item(base_id)
+def _base_id(item_id: str) -> str:
+    match = _REVISION.match(item_id)
+    return match.group("id") if match else item_id
+
+
+def _entry(ctx: _Ctx, row: Any) -> Entry:
+    base_id = _base_id(row.item_id)
+    found = ctx.view.get(base_id)
     if found is None:
         raise DeliveryError(f"item {base_id} is not in the state database any more")
-    item, issue, notices = found
-    current, previous, previous_text = _revision(store.engine, base_id)
     return Entry(
         key=row.key,
         matched=[WatchlistReasons.model_validate(g) for g in row.reasons or []],
-        item=item,
-        issue=issue,
-        notices=notices,
+        item=found.item,
+        issue=found.issue,
+        notices=found.notices,
         change=row.change,
-        content_hash=current,
-        previous_hash=previous,
-        previous_text=previous_text if row.change == "revised" else None,
+        content_hash=found.content_hash,
+        previous_hash=found.previous_hash,
+        previous_text=_previous_text(found) if row.change == "revised" else None,
     )
 
 
-def _revision(engine: Engine, item_id: str) -> tuple[str | None, str | None, str | None]:
-    """The item's current and previous hash, and its text before the last revision if kept."""
-    query = sa.select(items.c.content_hash, items.c.previous_hash, items.c.previous_data).where(
-        items.c.id == item_id
-    )
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
-    if row is None:
-        return None, None, None
-    previous_text = None
-    if row.previous_data is not None:
-        try:
-            previous_text = item_text(PolicyItem.model_validate(row.previous_data))
-        except ValidationError:  # written by an older model: show the hashes only
-            log.info("previous content of item %s is unreadable; no diff shown", item_id)
-    return row.content_hash, row.previous_hash, previous_text
+def _previous_text(found: DeliveryItem) -> str | None:
+    """The item's text before its last revision, if kept (for the alert's diff)."""
+    if found.previous_data is None:
+        return None
+    try:
+        return item_text(PolicyItem.model_validate(found.previous_data))
+    except ValidationError:  # written by an older model: show the hashes only
+        log.info("previous content of item %s is unreadable; no diff shown", found.item.id)
+        return None
 
 
 # -- operators ----------------------------------------------------------------------------------

@@ -59,11 +59,23 @@ from policywatch.store.writes import (
     upsert_notices,
 )
 
-__all__ = ["RecordResult", "Store", "alert_item_ref", "item_hash", "notice_hash"]
+__all__ = ["DeliveryItem", "RecordResult", "Store", "alert_item_ref", "item_hash", "notice_hash"]
 
 log = logging.getLogger("policywatch.store")
 
 ItemRow = tuple[PolicyItem, IssueMeta, list[Notice]]
+
+
+@dataclass
+class DeliveryItem:
+    """One item as delivery shows it, with its revision (previous content kept on revision)."""
+
+    item: PolicyItem
+    issue: IssueMeta
+    notices: list[Notice]
+    content_hash: str | None
+    previous_hash: str | None
+    previous_data: dict[str, Any] | None
 
 
 @dataclass
@@ -363,6 +375,23 @@ class Store:
         with self.read() as conn:
             for issue_id, item_id, url in conn.execute(query):
                 out.setdefault(issue_id, {}).setdefault(item_id, []).append(url)
+        return out
+
+    def delivery_view(self, item_ids: Sequence[str]) -> dict[str, DeliveryItem]:
+        """What messages about these items show: item, issue, notices, revision (two queries
+        per 500 items, however many alerts a delivery sends)."""
+        query = sa.select(
+            items.c.id, items.c.data, issues.c.data.label("issue"), items.c.content_hash,
+            items.c.previous_hash, items.c.previous_data,
+        ).join(issues, issues.c.id == items.c.issue_id)  # fmt: skip
+        out: dict[str, DeliveryItem] = {}
+        with self.read() as conn:
+            for chunk in chunks(list(dict.fromkeys(item_ids))):
+                rows = conn.execute(query.where(items.c.id.in_(chunk))).all()
+                linked = _notices_for(conn, [r.id for r in rows])
+                for r in rows:
+                    row = _item_row(r.data, r.issue, linked.get(r.id, []))
+                    out[r.id] = DeliveryItem(*row, r.content_hash, r.previous_hash, r.previous_data)
         return out
 
     def items_by_id(self, item_ids: Sequence[str]) -> list[ItemRow]:
