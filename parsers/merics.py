@@ -95,7 +95,8 @@ def _without_stories(
     which story marker led nowhere."""
     glances = [i for i, ln in enumerate(lines) if ln and GLANCE.match(ln.text)]
     heads = [i for i, ln in enumerate(lines) if ln and _numbered_story(lines, i)]
-    title = single_story_title(doc) if len(glances) == 1 and walk.top_line < 0 else None
+    brief = len(glances) == 1 and walk.top_line < 0 and doc.series is not None
+    title = single_story_title(doc) if brief else None
     if title and not heads:
         return _walk(lines, raws, single=title)
     if glances or heads or walk.top_line >= 0:
@@ -135,8 +136,8 @@ def _no_story_reason(
                 "but no numbered story heading above them"
             )
         return (
-            f'"At a glance" at line {glances[0] + 1} has no numbered story heading above it '
-            "and the page has no title to name a single story"
+            f'"At a glance" at line {glances[0] + 1} has no numbered story heading above it, '
+            'and a one-story brief needs a title and the "MERICS China Industries" label'
         )
     return f'the "Top 5" heading at line {top_line + 1} is followed by no numbered story'
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from parsers.documents import parse_date
 from parsers.merics_lines import (
@@ -31,6 +32,7 @@ from parsers.text import squash
 __all__ = ["YearAnchor", "issue_meta", "single_story_title"]
 
 _HEAD_LINES = 40
+_TITLE_CHARS = 200
 _READ_TIME = re.compile(r"^\d{1,3}\s+(?:min(?:ute)?s?\s+read|Minuten\s+Lesedauer)$", re.I)
 _SERIES_PREFIX = re.compile(
     r"^(?:MERICS\s+China\s+Industries(?:\s+Briefs?)?\s*[:|–—-]?|China\s+Industries\s*[:|–—-])\s*",
@@ -85,9 +87,10 @@ def single_story_title(doc: Document) -> str | None:
 
 def _after_read_time(text: str) -> str | None:
     lines = [squash(t) for t in text.split("\n")[:_HEAD_LINES] if t.strip()]
-    for i, line in enumerate(lines[:-1]):
+    for line, after in pairwise(lines):
         if _READ_TIME.match(line):
-            return lines[i + 1]
+            story = GLANCE.match(after) or field_label(after) or len(after) > _TITLE_CHARS
+            return None if story else after
     return None
 
 

@@ -107,9 +107,16 @@ def test_brief_headline_without_series_prefix_dated_by_the_page(
     assert str(item.date) == "2025-03-12"  # the policy names no date: the page's
 
 
-def test_one_glance_without_a_page_title_is_an_error(bodies: BodyIndex) -> None:
-    page = (
-        "<html><body><article><p>At a glance: The MOT released a plan.</p></article></body></html>"
-    )
-    with pytest.raises(ParseError, match="no title to name a single story"):
-        parse_issue(html_to_document(page, "untitled.html"), bodies)
+@pytest.mark.parametrize(
+    "page",
+    [
+        BRIEF.format(title="", date="", read="5 min read"),  # no title
+        BRIEF.format(title="Ports", date="", read="").replace("MERICS China Industries", ""),
+    ],
+    ids=["no-title", "no-series-label"],
+)
+def test_one_glance_is_a_brief_only_with_title_and_series_label(
+    page: str, bodies: BodyIndex
+) -> None:
+    with pytest.raises(ParseError, match="a one-story brief needs a title and the"):
+        parse_issue(html_to_document(page, "not-a-brief.html"), bodies)
