@@ -85,12 +85,18 @@ def _words(text: str) -> list[str]:
 def _comparable(new: PolicyItem, old: PolicyItem) -> bool:
     if new.section != old.section or new.date != old.date:
         return False
-    return new.section != "top" or _policy_key(new) == _policy_key(old)
+    return new.section != "top" or _same_policy(new, old)
 
 
-def _policy_key(item: PolicyItem) -> str:
-    """The policy a top story is about: its Chinese title, else its English one."""
-    policy = item.policy
-    if policy is None:
-        return ""
-    return alnum_key(policy.title_zh or "") or alnum_key(policy.title_en or "")
+def _same_policy(a: PolicyItem, b: PolicyItem) -> bool:
+    """Top stories about the same document: equal Chinese titles where both give one (the
+    document's own name), else equal English titles; no policy on either side also counts."""
+    if a.policy is None or b.policy is None:
+        return a.policy is None and b.policy is None
+    for title_a, title_b in (
+        (a.policy.title_zh, b.policy.title_zh),
+        (a.policy.title_en, b.policy.title_en),
+    ):
+        if title_a and title_b:
+            return alnum_key(title_a) == alnum_key(title_b)
+    return not any((a.policy.title_zh, a.policy.title_en, b.policy.title_zh, b.policy.title_en))

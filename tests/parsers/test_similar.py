@@ -101,6 +101,14 @@ def test_top_stories_with_different_policy_titles_are_never_paired() -> None:
     other_policy = top("MIIT caps crude steel output", "关于水泥产量调控的通知")
     assert pair_edited([same_policy], [old]) == {same_policy.id: old.id}
     assert pair_edited([other_policy], [old]) == {}
+    english_only = top("MIIT caps crude steel output", None)  # title_en "Rules" as the old one
+    assert pair_edited([english_only], [old]) == {english_only.id: old.id}
+    other_english = english_only.model_copy(
+        update={"policy": Policy(title_en="Other rules", date=MAY_8)}
+    )
+    assert pair_edited([other_english], [old]) == {}
+    no_policy = english_only.model_copy(update={"policy": None})
+    assert pair_edited([no_policy], [old]) == {}
 
 
 def test_edited_news_in_a_reissued_issue(fixtures: Path) -> None:
