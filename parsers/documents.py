@@ -392,15 +392,22 @@ def _html_date(soup: BeautifulSoup) -> dt.date | None:
 
 
 def _date_candidates(soup: BeautifulSoup) -> Iterator[str]:
-    for el in soup.find_all("time"):
+    """Where pages state their date, best first. Each search walks the whole tree, so the
+    time elements and the meta tags are each collected in one walk."""
+    times = soup.find_all("time")
+    for el in times:
         yield str(el.get("datetime") or "")
+    metas: dict[tuple[str, str], str] = {}
+    for meta in soup.find_all("meta"):
+        for attr in ("property", "name"):
+            value = meta.get(attr)
+            if isinstance(value, str):
+                metas.setdefault((attr, value), str(meta.get("content") or ""))
     for prop in ("article:published_time", "og:published_time", "date", "dcterms.date"):
-        meta = soup.find("meta", attrs={"property": prop}) or soup.find(
-            "meta", attrs={"name": prop}
-        )
-        if isinstance(meta, Tag):
-            yield str(meta.get("content") or "")
-    for el in soup.find_all("time"):
+        found = metas.get(("property", prop), metas.get(("name", prop)))
+        if found is not None:
+            yield found
+    for el in times:
         yield el.get_text(" ")
     for el in soup.find_all(class_=_DATE_CLASS):
         yield el.get_text(" ")

@@ -32,12 +32,12 @@ HEADINGS: dict[str, tuple[str, ...]] = {
     "news": ("noteworthy", "worthnoting", "alsoworthnoting", "othernews", "newsinbrief"),
     "policy_news": ("policynews", "policy"),
     "corporate_news": ("corporatenews", "companynews", "businessnews", "corporate"),
-    "end": (
-        *("authors", "author", "editors", "editor", "editorialteam", "managingeditor"),
-        *("publisher", "metrix", "contact"),
-    ),
+    "end": ("authors", "author", "editors", "editor", "publisher", "metrix", "contact"),
     "contents": ("contents", "tableofcontents", "inthisissue"),
 }
+# Closing headings matched exactly only: the fuzzy match above is for headings that PDF
+# extraction splits ("Poli cy news"), and comparing more keys costs every line of a parse.
+_CLOSING_EXACT = frozenset({"editorialteam", "managingeditor"})
 FIELDS: dict[str, str] = {
     "ataglance": "glance",
     "mericscomment": "comment",
@@ -151,6 +151,8 @@ def heading(text: str) -> str | None:
     for name, keys in HEADINGS.items():
         if k in keys:
             return name
+    if k in _CLOSING_EXACT:
+        return "end"
     for name, keys in HEADINGS.items():
         if any(len(c) > 6 and abs(len(c) - len(k)) <= 3 and _similar(k, c) for c in keys):
             return name
