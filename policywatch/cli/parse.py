@@ -147,6 +147,9 @@ def _reason(notice: Notice) -> str:
     return " ".join(reason.split()) or "unreadable page"
 
 
+_BODY_LINES = 6  # a table shows the start of a notice; the JSON holds all of it
+
+
 def notice_table(notice: Notice) -> Table:
     """A notice as two columns (field, value), the body cut to its first lines."""
     table = Table(title=notice.title or notice.url, show_header=False, show_lines=True)
@@ -168,9 +171,6 @@ def notice_table(notice: Notice) -> Table:
         if value:
             table.add_row(name, value)
     return table
-
-
-_BODY_LINES = 6
 
 
 @app.command("parse")
