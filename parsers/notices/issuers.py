@@ -17,8 +17,12 @@ from parsers.text import fold, squash
 
 __all__ = ["all_issuers", "lead_body", "ordered_bodies", "title_issuer_part"]
 
-_HEAD_LINES = 8  # an order's heading lines: organs, 令, 第N号
-_TAIL_LINES = 10  # the signature block: organs (or their heads), then the date
+_HEAD_LINES = 8  # at most this many organs sign one document
+_TAIL_LINES = 10  # the signature date stands among the last lines (before attachments, if any)
+_DATE_LINE = re.compile(r"^(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日$")
+_ORDER_LINE = re.compile(
+    r"^(?:令|第\s*[0-9一二三四五六七八九十百零〇]+\s*号|(?:19|20)\d{2}\s*年\s*第\s*\d{1,4}\s*号)$"
+)
 # What may stand next to an organ's name on a signature line: the state's name, 令, and a
 # head's title with a (possibly masked) personal name.
 _SIGNATURE_REST = re.compile(
@@ -52,22 +56,41 @@ def lead_body(bodies: BodyIndex, text: str) -> str | None:
 
 
 def signature_bodies(bodies: BodyIndex, body_text: str) -> list[str]:
-    """Bodies on lines that hold nothing but organs: an order's heading, the signature block.
+    """Bodies on the lines that hold nothing but organs: an order's heading (the organs above
+    令 or 第N号) and the signature block (the organs, or their heads, above the date).
 
-    A line that addresses a body ("国家发展改革委：") or says anything else is not a signature.
+    Elsewhere an organ on a line of its own may be a recipient or a copy (抄送) and is not read.
     """
     lines = [squash(line) for line in body_text.splitlines() if squash(line)]
-    picked = lines[:_HEAD_LINES] + lines[-_TAIL_LINES:]
     found: list[str] = []
-    for line in picked:
-        named = ordered_bodies(bodies, line)
-        if not named or line.endswith((":", "：")) or not _only_organs(bodies, line, named):
-            continue
-        found.extend(b for b in named if b not in found)
-    return found
+    head = _organ_run(bodies, lines, 0, 1)
+    after = lines[len(head)] if len(head) < len(lines) else ""
+    if head and (head[-1].endswith("令") or _ORDER_LINE.match(after)):
+        found.extend(head)
+    tail = max(len(lines) - _TAIL_LINES, 0)
+    for i in range(len(lines) - 1, tail - 1, -1):
+        if _DATE_LINE.match(lines[i]):
+            found.extend(_organ_run(bodies, lines, i - 1, -1))
+    ids: list[str] = []
+    for line in found:
+        ids.extend(b for b in ordered_bodies(bodies, line) if b not in ids)
+    return ids
 
 
-def _only_organs(bodies: BodyIndex, line: str, named: list[str]) -> bool:
+def _organ_run(bodies: BodyIndex, lines: list[str], start: int, step: int) -> list[str]:
+    """The lines from ``start`` on (``step`` 1 down, -1 up) that hold only organs, in text order."""
+    run: list[str] = []
+    i = start
+    while 0 <= i < len(lines) and len(run) < _HEAD_LINES and _only_organs(bodies, lines[i]):
+        run.append(lines[i])
+        i += step
+    return run if step > 0 else run[::-1]
+
+
+def _only_organs(bodies: BodyIndex, line: str) -> bool:
+    named = ordered_bodies(bodies, line)
+    if not named or line.endswith((":", "：")):
+        return False
     rest = fold(line)
     for body_id in named:
         body = bodies.get(body_id)

@@ -73,6 +73,15 @@ def test_joint_title_on_gov_cn_names_all_issuers(bodies: BodyIndex) -> None:
     assert notice.issuing_bodies == ["MIIT", "NDRC", "NEA"]
 
 
+def test_organs_copied_in_are_not_issuers(bodies: BodyIndex) -> None:
+    body = (
+        "<p>各省、自治区、直辖市工业和信息化主管部门：</p><p>现开展试点工作。</p>"
+        "<p>工业和信息化部办公厅</p><p>2024年9月12日</p><p>抄送：</p><p>国家发展改革委</p><p>财政部</p>"
+    )
+    notice = parse_notice(miit_page(body), MIIT_URL, bodies=bodies)
+    assert notice.issuing_bodies == ["MIIT"]
+
+
 def test_a_line_addressed_to_a_body_is_no_signature(bodies: BodyIndex) -> None:
     body = (
         "<p>国家发展改革委：</p><p>你委关于试点工作的请示收悉。现批复如下。</p><p>2024年9月12日</p>"
