@@ -81,7 +81,7 @@ _ROLE = re.compile(
     r"\s*(?:,|\(|\b(?:Senior|Associate|Junior|Lead|Chief|Head|Director|Analyst|Research(?:er)?|"
     r"Fellow|Program(?:me)?|Visiting|Vice|Deputy|Managing|Freelance|Editor|Manager|Intern)\b).*$"
 )
-# The news headline rule.
+# News headlines: a first sentence longer than this is cut to its main clause.
 _LONG_HEADLINE = 180
 _MIN_CLAUSE = 60
 _CLAUSE_BREAK = re.compile(
