@@ -18,6 +18,7 @@ from parsers.text import fold, squash
 
 DEFAULT_BODIES_FILE = Path(__file__).resolve().parent.parent / "config" / "bodies.yaml"
 _OFFICE_SUFFIXES = ("办公厅", "办公室", "综合司")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _key(name: str) -> str:
@@ -43,12 +44,21 @@ class BodyIndex:
 
     bodies: list[Body]
     _by_key: dict[str, str] = field(init=False, repr=False)
+    _by_id: dict[str, Body] = field(init=False, repr=False)
+    _cjk_names: list[tuple[str, str]] = field(init=False, repr=False)  # longest first
 
     def __post_init__(self) -> None:
         self._by_key = {}
         for body in self.bodies:
             for name in body.names():
                 self._by_key.setdefault(_key(name), body.id)
+        self._by_id = {}
+        for body in self.bodies:
+            self._by_id.setdefault(body.id, body)
+        self._cjk_names = sorted(
+            ((n, b.id) for b in self.bodies for n in (b.zh, *b.aliases) if _CJK.search(n)),
+            key=lambda pair: -len(pair[0]),
+        )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> BodyIndex:
@@ -85,22 +95,15 @@ class BodyIndex:
         return self.canonical(name) or squash(name)
 
     def get(self, body_id: str) -> Body | None:
-        return next((b for b in self.bodies if b.id == body_id), None)
+        return self._by_id.get(body_id)
 
     def find_in(self, text: str) -> list[str]:
         """Ids of the bodies whose Chinese name or alias occurs in ``text`` (longest names first)."""
         folded = fold(text)
         found: list[str] = []
-        names = sorted(
-            (
-                (n, b.id)
-                for b in self.bodies
-                for n in (b.zh, *b.aliases)
-                if re.search(r"[\u4e00-\u9fff]", n)
-            ),
-            key=lambda pair: -len(pair[0]),
-        )
-        for name, body_id in names:
+        if not _CJK.search(folded):
+            return found
+        for name, body_id in self._cjk_names:
             if name in folded and body_id not in found:
                 found.append(body_id)
                 folded = folded.replace(name, " ")

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -19,6 +20,7 @@ from bs4.element import NavigableString
 from parsers.charset import decode as charset_decode
 from parsers.charset import detect_encoding
 from parsers.errors import ParseError
+from parsers.nesting import MAX_DEPTH, too_deep
 from parsers.records import Document, Link
 from parsers.text import MONTH_RE, SERIES_LABEL, month_number, squash
 
@@ -139,6 +141,11 @@ def decode(data: bytes, source: str, declared: str | None = None) -> str:
 # --------------------------------------------------------------------------------------- text
 
 _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+# A backslash escape ("\(" in "[SAMR notice \(CN\)](...)"): the character is hidden in a
+# private-use code point while the markup is read, then shown as itself.
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_HIDDEN = 0x10FC00
+_SHOW = {_HIDDEN + c: chr(c) for c in range(0x21, 0x7F)}
 _AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
 _BARE_URL = re.compile(r"(?<![\w(\[<\"'=/])https?://[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]")
 _UNDERLINE = re.compile(r"</?u>", re.I)
@@ -149,6 +156,14 @@ _HEADING = re.compile(r"^#{1,6}\s+")
 
 def markdown_links(line: str) -> tuple[str, list[tuple[str, str]]]:
     """Reduce one line's Markdown to plain text; return it with its (text, url) links."""
+    if "\\" in line:
+        line = _ESCAPED.sub(lambda m: chr(_HIDDEN + ord(m.group(1))), line)
+        plain, found = _markdown_links(line)
+        return plain.translate(_SHOW), [(t.translate(_SHOW), u.translate(_SHOW)) for t, u in found]
+    return _markdown_links(line)
+
+
+def _markdown_links(line: str) -> tuple[str, list[tuple[str, str]]]:
     links: list[tuple[int, str, str]] = []
     out: list[str] = []
     pos = 0
@@ -206,8 +221,10 @@ class _Walker:
     """Turns an element tree into text blocks, collecting each block's links."""
 
     base: str
+    source: str = ""
     blocks: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
     current: _Block = field(default_factory=_Block)
+    depth: int = 0
 
     def flush(self) -> None:
         text = "".join(self.current.parts)
@@ -220,12 +237,16 @@ class _Walker:
             self.current = _Block(prefix=self.current.prefix, links=self.current.links)
 
     def walk(self, el: Tag) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise too_deep(self.source)
         for child in el.children:
             if isinstance(child, NavigableString):
                 if type(child) is NavigableString:
                     self.current.parts.append(re.sub(r"\s+", " ", str(child)))
             elif isinstance(child, Tag):
                 self.visit(child)
+        self.depth -= 1
 
     def visit(self, tag: Tag) -> None:
         name = tag.name.lower()
@@ -284,7 +305,7 @@ def html_to_document(data: bytes | str, source: str) -> Document:
         if not tag.decomposed:
             tag.decompose()
     root = _article_root(soup)
-    walker = _Walker(base)
+    walker = _Walker(base, source)
     walker.walk(root)
     walker.flush()
     doc = _document_from_blocks(source, walker.blocks, meta, series, authors)
@@ -371,15 +392,22 @@ def _html_date(soup: BeautifulSoup) -> dt.date | None:
 
 
 def _date_candidates(soup: BeautifulSoup) -> Iterator[str]:
-    for el in soup.find_all("time"):
+    """Where pages state their date, best first. Each search walks the whole tree, so the
+    time elements and the meta tags are each collected in one walk."""
+    times = soup.find_all("time")
+    for el in times:
         yield str(el.get("datetime") or "")
+    metas: dict[tuple[str, str], str] = {}
+    for meta in soup.find_all("meta"):
+        for attr in ("property", "name"):
+            value = meta.get(attr)
+            if isinstance(value, str):
+                metas.setdefault((attr, value), str(meta.get("content") or ""))
     for prop in ("article:published_time", "og:published_time", "date", "dcterms.date"):
-        meta = soup.find("meta", attrs={"property": prop}) or soup.find(
-            "meta", attrs={"name": prop}
-        )
-        if isinstance(meta, Tag):
-            yield str(meta.get("content") or "")
-    for el in soup.find_all("time"):
+        found = metas.get(("property", prop), metas.get(("name", prop)))
+        if found is not None:
+            yield found
+    for el in times:
         yield el.get_text(" ")
     for el in soup.find_all(class_=_DATE_CLASS):
         yield el.get_text(" ")
@@ -393,9 +421,41 @@ def _series(soup: BeautifulSoup) -> str | None:
 
 
 def _authors(soup: BeautifulSoup) -> list[str]:
+    """Names linked to /team/ pages in the authors block; where the page marks no such block,
+    every team link except those labelled as editors, publisher or team."""
+    links = [a for a in soup.find_all("a", href=_TEAM_LINK) if isinstance(a, Tag)]
+    in_block = [a for a in links if _AUTHOR_BLOCK.search(_ancestry(a))]
+    chosen = in_block or [a for a in links if not _other_role(a)]
     names: list[str] = []
-    for a in soup.find_all("a", href=_TEAM_LINK):
+    for a in chosen:
         name = squash(a.get_text(" "))
         if name and name not in names:
             names.append(name)
     return names
+
+
+_AUTHOR_BLOCK = re.compile(r"author", re.I)
+_OTHER_ROLE = re.compile(r"editor|edited|publish|imprint|contact|\bteam\b", re.I)
+_LABEL_CHARS = 40  # a label ("Managing editor:") is short; longer text before a link is prose
+
+
+def _ancestry(tag: Tag, levels: int = 5) -> str:
+    """Class and id names of the elements around ``tag``, nearest first."""
+    names: list[str] = []
+    for parent in islice(tag.parents, levels):
+        classes: Any = parent.get("class") or []
+        names.extend([classes] if isinstance(classes, str) else classes)
+        names.append(str(parent.get("id") or ""))
+    return " ".join(names)
+
+
+def _other_role(a: Tag) -> bool:
+    """A team link in an editors' block, or after a label such as "Managing editor:"."""
+    if _OTHER_ROLE.search(_ancestry(a)):
+        return True
+    for string in a.find_all_previous(string=True, limit=12):
+        text = str(string).strip()
+        if re.search(r"[A-Za-z]", text) and string.find_parent("a", href=_TEAM_LINK) is None:
+            label = len(text) <= _LABEL_CHARS
+            return label and bool(_OTHER_ROLE.search(text)) and not _AUTHOR_BLOCK.search(text)
+    return False

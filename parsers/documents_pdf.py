@@ -27,7 +27,7 @@ __all__ = ["pdf_to_document"]
 
 _BULLET_START = re.compile(r"^(?:[-•·▪●◦*\x7f\uf000-\uf8ff]|\d{1,2}\.\s|[ЗЗ]\.\s)")
 _DATED_ENTRY = re.compile(
-    rf"^[*_]*(?:{MONTH_RE}\s+\d{{1,2}}|\d{{1,2}}(?:st|nd|rd|th)?\.?\s+{MONTH_RE})[*_]*:", re.I
+    rf"^[*_]*(?:{MONTH_RE}\s+\d{{1,2}}|\d{{1,2}}(?:st|nd|rd|th)?\.?\s+{MONTH_RE})[*_]*[:：]", re.I
 )
 # Helvetica advance widths (Adobe AFM, 1/1000 em) for " " .. "~": PDFs may use the standard
 # fonts without a /Widths array.

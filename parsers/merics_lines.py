@@ -35,6 +35,9 @@ HEADINGS: dict[str, tuple[str, ...]] = {
     "end": ("authors", "author", "editors", "editor", "publisher", "metrix", "contact"),
     "contents": ("contents", "tableofcontents", "inthisissue"),
 }
+# Closing headings matched exactly only: the fuzzy match above is for headings that PDF
+# extraction splits ("Poli cy news"), and comparing more keys costs every line of a parse.
+_CLOSING_EXACT = frozenset({"editorialteam", "managingeditor"})
 FIELDS: dict[str, str] = {
     "ataglance": "glance",
     "mericscomment": "comment",
@@ -50,7 +53,11 @@ FIELDS: dict[str, str] = {
     "issuers": "bodies",
     "date": "date",
 }
-_INLINE_FIELD = re.compile(r"(?:^|\s)(Issuing\s*bod(?:y|ies)|Issuers?|Date)\s*:\s*", re.I)
+# Labels end with ":" or the full-width "：" that copies from Chinese-language tools carry.
+_FIELD_HEAD = re.compile(r"([^:：]{1,24})[:：]\s*(.*)", re.S)
+_INLINE_FIELD = re.compile(r"(?:^|\s)(Issuing\s*bod(?:y|ies)|Issuers?|Date)\s*[:：]\s*", re.I)
+# "At a glance" however it is punctuated: a story marker even where the label is not a field.
+GLANCE = re.compile(r"^\W{0,4}at\s+a\s+glance\b", re.I)
 _NEWS_DATE = re.compile(
     rf"^({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*(?:{MONTH_RE}\s+)?\d{{1,2}})?"
     r"(?:st|nd|rd|th)?(?:,?\s*(\d{4}))?"
@@ -65,17 +72,16 @@ _NEWS_DATE_DMY = re.compile(
 )
 _FOOTER = re.compile(
     rf"MERICS\s+China\s+Industries\s*[,|–-]?\s*(?P<pub>{MONTH_RE}\s+\d{{1,2}},?\s+\d{{4}})?"
-    rf"\s*\(?\s*Reporting\s+period\s*:\s*(?P<period>[^)\n]+)\)?",
+    rf"\s*\(?\s*Reporting\s+period\s*[:：]\s*(?P<period>[^)）\n]+)[)）]?",
     re.I,
 )
-_PERIOD = re.compile(r"Reporting\s+period\s*:\s*(?P<period>[^)\n]+)", re.I)
+_PERIOD = re.compile(r"Reporting\s+period\s*[:：]\s*(?P<period>[^)）\n]+)", re.I)
 _MONTH_DAY = re.compile(rf"({MONTH_RE})\s+(\d{{1,2}})(?:,?\s*(\d{{4}}))?", re.I)
 _ROLE = re.compile(
     r"\s*(?:,|\(|\b(?:Senior|Associate|Junior|Lead|Chief|Head|Director|Analyst|Research(?:er)?|"
     r"Fellow|Program(?:me)?|Visiting|Vice|Deputy|Managing|Freelance|Editor|Manager|Intern)\b).*$"
 )
-# A news entry's trailing sources, "(MIIT notice, Reuters article)"; then the news headline rule.
-SOURCES = re.compile(r"\s*\(([^()]*)\)\s*\.?\s*$")
+# News headlines: a first sentence longer than this is cut to its main clause.
 _LONG_HEADLINE = 180
 _MIN_CLAUSE = 60
 _CLAUSE_BREAK = re.compile(
@@ -145,6 +151,8 @@ def heading(text: str) -> str | None:
     for name, keys in HEADINGS.items():
         if k in keys:
             return name
+    if k in _CLOSING_EXACT:
+        return "end"
     for name, keys in HEADINGS.items():
         if any(len(c) > 6 and abs(len(c) - len(k)) <= 3 and _similar(k, c) for c in keys):
             return name
@@ -166,11 +174,9 @@ def numbered(line: Line) -> tuple[int, str] | None:
 
 def field_label(text: str) -> tuple[str, str] | None:
     """``(field, rest)`` when the line starts with a story field label such as "At a glance:"."""
-    head, colon, rest = text.partition(":")
-    if not colon or len(head) > 24:
-        return None
-    name = FIELDS.get(key(head))
-    return (name, rest.strip()) if name else None
+    m = _FIELD_HEAD.match(text)
+    name = FIELDS.get(key(m.group(1))) if m else None
+    return (name, m.group(2).strip()) if m and name else None
 
 
 def split_inline_fields(text: str) -> list[tuple[str | None, str]]:
@@ -186,8 +192,35 @@ def split_inline_fields(text: str) -> list[tuple[str | None, str]]:
 
 
 def cjk_join(text: str) -> str:
-    """Remove spaces that extraction put between Chinese characters."""
-    return _CJK_GAP.sub("", squash(text))
+    """Remove the spaces that extraction or line wrapping put between Chinese characters.
+
+    One space is meaningful: the one between the organs of a joint title (国家发展改革委
+    国家能源局关于...). It is kept where it follows an organ's name before 关于, unless the
+    words on both sides are single characters (letter-spaced text: 工 业 和 信 息 化 部)."""
+    text = squash(text)
+    issuer_end = text.find("关于")
+
+    def gap(m: re.Match[str]) -> str:
+        before, after = text[: m.start()], text[m.end() :]
+        keep = (
+            m.start() < issuer_end
+            and _ORGAN_END.search(before) is not None
+            and not after.startswith(_NOT_A_NEW_ORGAN)
+            and not (_one_char_word(before, -1) and _one_char_word(after, 0))
+        )
+        return " " if keep else ""
+
+    return _CJK_GAP.sub(gap, text)
+
+
+_ORGAN_END = re.compile(r"(?:[部委局署院行会厅办室府]|中央)$")
+_NOT_A_NEW_ORGAN = ("关于", "等", "办公厅", "办公室", "综合司")
+
+
+def _one_char_word(text: str, edge: int) -> bool:
+    """The word at the start (``edge`` 0) or end (-1) of ``text`` is a single character."""
+    neighbour = 1 if edge == 0 else -2
+    return len(text) == 1 or (len(text) > 1 and text[neighbour].isspace())
 
 
 def has_cjk(text: str) -> bool:
@@ -235,6 +268,31 @@ def date_in_period(
     return None
 
 
+def nearest_date(month: int, day: int, anchor: dt.date) -> dt.date | None:
+    """A year-less date in the year that puts it closest to ``anchor`` (a date known only
+    roughly, such as a story's policy date: news may fall on either side of it)."""
+    candidates: list[dt.date] = []
+    for year in (anchor.year - 1, anchor.year, anchor.year + 1):
+        try:
+            candidates.append(dt.date(year, month, day))
+        except ValueError:
+            continue
+    return min(candidates, key=lambda d: abs((d - anchor).days), default=None)
+
+
+_BRIEFING = re.compile(
+    rf"MERICS\s+China\s+Industries\s+Briefing\s*[-–—:|]?\s*({MONTH_RE})\s*,?\s*(\d{{4}})\b", re.I
+)
+
+
+def briefing_month(text: str) -> dt.date | None:
+    """The first day of the month named by a "MERICS China Industries Briefing - January 2021"
+    heading (2020-21 pages carry no other date)."""
+    m = _BRIEFING.search(text)
+    month = month_number(m.group(1)) if m else None
+    return dt.date(int(m.group(2)), month, 1) if m and month else None
+
+
 def footer(text: str) -> tuple[dt.date | None, str | None]:
     """(issue date, period text) from "MERICS China Industries October 2, 2024 (Reporting ...)"."""
     m = _FOOTER.search(text)
@@ -269,6 +327,18 @@ def _dated(month: str, day: str, year: str, anchor: dt.date | None) -> dt.date |
     return date_in_period(number, int(day), None, anchor)
 
 
+_NOT_AUTHORS = re.compile(
+    r"^\W*(?:editorial|editors?\b|edited\s+by|managing\s+editor|copy[\s-]*edit|publisher|"
+    r"published\s+by|imprint|contact|design|layout|photos?\b|images?\b|for\s+more\s+information)",
+    re.I,
+)
+
+
+def ends_authors(text: str) -> bool:
+    """A line after which names are no longer authors: "Editorial team", "Managing editor: ..."."""
+    return _NOT_AUTHORS.match(text) is not None
+
+
 def author_name(text: str) -> str | None:
     """ "Alexander Brown Senior Analyst, MERICS" -> "Alexander Brown"."""
     name = squash(_ROLE.sub("", text))
@@ -278,10 +348,33 @@ def author_name(text: str) -> str | None:
     return name
 
 
+def sources_start(text: str) -> int | None:
+    """Where a news entry's trailing source list starts: "... (MIIT notice; Reuters article)".
+    Parentheses may nest, as in a link text "SAMR notice (CN)"; None when there is none."""
+    body = text.rstrip()
+    body = body[:-1].rstrip() if body.endswith(".") else body
+    if not body.endswith((")", "）")):
+        return None
+    depth = 0
+    for i in range(len(body) - 1, -1, -1):
+        if body[i] in ")）":
+            depth += 1
+        elif body[i] in "(（":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+def has_sources(text: str) -> bool:
+    return sources_start(text) is not None
+
+
 def first_sentence(text: str) -> str:
     """The first sentence (up to ". " or "; "), without the trailing sources in parentheses.
     The item id hashes this, so shortening the displayed headline never changes an id."""
-    body = SOURCES.sub("", text).strip() or text
+    start = sources_start(text)
+    body = (text[:start] if start is not None else text).strip() or text
     end = len(body)
     for m in _CLAUSE_END.finditer(body):
         word = re.search(r"(\w+)\W*$", body[: m.start() + 1])

@@ -95,13 +95,18 @@ class Attachment(Record):
 
 
 class Notice(Record):
-    """A ministry notice (DESIGN 3.2). ``status`` other than ``ok`` carries ``error``."""
+    """A ministry notice (DESIGN 3.2). ``status`` other than ``ok`` carries ``error``.
+
+    ``issuing_body`` is the lead (first-named) issuer; ``issuing_bodies`` lists every issuer of
+    a joint document, the lead first (empty when no issuer is known).
+    """
 
     url: str
     site: str
     status: NoticeStatus = "ok"
     title: str | None = None
     issuing_body: str | None = None
+    issuing_bodies: list[str] = Field(default_factory=list)
     doc_number: str | None = None
     published: dt.date | None = None
     body_text: str = ""

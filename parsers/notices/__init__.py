@@ -43,8 +43,11 @@ def parse_notice(
 ) -> Notice:
     """Parse one notice page; ``site`` overrides the choice by host (for saved files).
 
-    Without ``site`` the URL's host decides, then a ``SiteDomain`` meta tag, then ``generic``.
-    A PDF (a notice linked as a file) is read from its text layer.
+    Without ``site`` the URL's host decides, then a ``SiteDomain`` meta tag, then a site's
+    layout markers (a saved gov.cn page: ``#UCAP-CONTENT``), then ``generic``. A PDF (a notice
+    linked as a file) is read from its text layer. The one exception raised is ``ParseError``
+    for a page nested too deeply to read (``parsers.nesting``); every other problem is a
+    notice whose ``status`` says what went wrong.
 
     ``data`` is text already decoded, or bytes decoded with ``encoding`` when it is honest,
     else the page's meta charset, UTF-8 or GB18030.
@@ -53,7 +56,7 @@ def parse_notice(
         return pdf_notice(data, url, site or site_for(url) or GENERIC, bodies)
     html = data if isinstance(data, str) else decode_html(data, encoding)
     page = Page.from_html(html, url)
-    name = site or site_for(url) or _site_from_meta(page) or GENERIC
+    name = site or site_for(url) or _site_from_meta(page) or _site_from_layout(page) or GENERIC
     parser = PARSERS.get(name)
     if parser is None:
         known = ", ".join(sorted(PARSERS))
@@ -65,3 +68,8 @@ def _site_from_meta(page: Page) -> str | None:
     """A saved page (no host to go by) often names its site in the ``SiteDomain`` meta tag."""
     domain = page.meta.get("sitedomain", "").strip().strip("/")
     return site_for(f"https://{domain}/") if domain and "/" not in domain else None
+
+
+def _site_from_layout(page: Page) -> str | None:
+    """The site whose layout markers the page carries (markers are specific to one site)."""
+    return next((p.name for p in PARSERS.values() if p.markers and page.matches(p)), None)

@@ -16,9 +16,24 @@ from bs4 import BeautifulSoup, Tag
 
 from parsers.bodies import BodyIndex
 from parsers.challenge import challenge_marker
+from parsers.nesting import check_nesting
 from parsers.notices import common
+from parsers.notices.issuers import all_issuers, lead_body, title_issuer_part
 from parsers.records import Attachment, Notice, NoticeStatus
-from parsers.text import fold, squash
+from parsers.text import squash
+
+__all__ = [
+    "PARSERS",
+    "Fields",
+    "NoticeParser",
+    "Page",
+    "build_notice",
+    "error_notice",
+    "lead_body",
+    "register",
+    "standard_fields",
+    "title_issuer_part",
+]
 
 
 @dataclass
@@ -31,8 +46,15 @@ class Page:
 
     @classmethod
     def from_html(cls, html: str, url: str) -> Page:
+        """Raises ``ParseError`` for a page nested too deeply to walk (``parsers.nesting``)."""
         soup = common.soup_of(html)
+        check_nesting(soup, url)
         return cls(soup, url, common.metas(soup))
+
+    def matches(self, parser: NoticeParser) -> bool:
+        """The page carries one of the parser's layout markers (a parser without markers
+        matches any page)."""
+        return not parser.markers or any(common.select(self.soup, m) for m in parser.markers)
 
     def base_url(self) -> str:
         """What relative links resolve against: ``<base href>`` if the page sets one."""
@@ -71,6 +93,7 @@ class NoticeParser:
     description: str
     extract: Extractor
     default_body: str | None = None
+    markers: tuple[str, ...] = ()  # selectors only this site's pages match (saved files)
 
     def handles(self, host: str) -> bool:
         return any(host == h or (h.startswith(".") and host.endswith(h)) for h in self.hosts)
@@ -80,14 +103,19 @@ PARSERS: dict[str, NoticeParser] = {}
 
 
 def register(
-    name: str, *, hosts: tuple[str, ...], description: str, default_body: str | None = None
+    name: str,
+    *,
+    hosts: tuple[str, ...],
+    description: str,
+    default_body: str | None = None,
+    markers: tuple[str, ...] = (),
 ) -> Callable[[Extractor], Extractor]:
     """Decorator: add a site's extractor to :data:`PARSERS` under ``name``."""
 
     def add(extract: Extractor) -> Extractor:
         if name in PARSERS:
             raise ValueError(f"notice parser {name!r} registered twice")
-        PARSERS[name] = NoticeParser(name, hosts, description, extract, default_body)
+        PARSERS[name] = NoticeParser(name, hosts, description, extract, default_body, markers)
         return extract
 
     return add
@@ -130,18 +158,6 @@ def standard_fields(page: Page, selectors: Selectors, *, prefer_meta: bool = Fal
     )
 
 
-def lead_body(bodies: BodyIndex, text: str) -> str | None:
-    """The body named first in ``text``: the lead issuer of a joint document (工业和信息化部 国家发展改革委)."""
-    folded = fold(text)
-
-    def position(body_id: str) -> int:
-        body = bodies.get(body_id)
-        names = body.names() if body else ()
-        return min((i for n in names if (i := folded.find(fold(n))) >= 0), default=len(folded))
-
-    return min(bodies.find_in(text), key=position, default=None)
-
-
 def _issuer(parser: NoticeParser, fields: Fields, bodies: BodyIndex) -> str | None:
     """Canonical body id: the issuer field, then names in it or in the title, then the site's."""
     raw = squash(fields.issuer or "")
@@ -150,12 +166,6 @@ def _issuer(parser: NoticeParser, fields: Fields, bodies: BodyIndex) -> str | No
         return found
     in_title = lead_body(bodies, title_issuer_part(fields.title or ""))
     return in_title or parser.default_body or raw or None
-
-
-def title_issuer_part(title: str) -> str:
-    """The part of a title before 关于 names the issuer (工业和信息化部办公厅关于 ...)."""
-    head, sep, _ = title.partition("关于")
-    return head if sep else ""
 
 
 def error_notice(url: str, site: str, reason: str, status: NoticeStatus = "error") -> Notice:
@@ -186,12 +196,16 @@ def build_notice(parser: NoticeParser, page: Page, html: str, bodies: BodyIndex)
     text = common.body_text(fields.body)
     if not text:
         return error_notice(page.url, parser.name, f"{parser.name}: body is empty after cleanup")
+    lead = _issuer(parser, fields, bodies)
+    number = common.doc_number_from(fields.doc_number, title, text)
+    sources = (fields.issuer, title_issuer_part(title), number)
     return Notice(
         url=common.canonical_url(page.url),
         site=parser.name,
         title=re.sub(r"\s+", " ", title),
-        issuing_body=_issuer(parser, fields, bodies),
-        doc_number=common.doc_number_from(fields.doc_number, title, text),
+        issuing_body=lead,
+        issuing_bodies=all_issuers(bodies, lead, sources, text),
+        doc_number=number,
         published=common.parse_cn_date(fields.published),
         body_text=text,
         attachments=attachments,

@@ -137,15 +137,21 @@ def parse_cn_date(text: str | None) -> dt.date | None:
 
 _CJK = r"\u4e00-\u9fff"
 _OPEN, _CLOSE = r"〔\[［（(【", r"〕\]］）)】"
+_NUMBER = r"[0-9一二三四五六七八九十百零〇]+"
+_YEAR = r"((?:19|20)\d{2})\s*年\s*第\s*(\d{1,4})\s*号"
+# An order's organs may stand on lines of their own above 令 (国家发展和改革委员会 / 商务部 / 令).
+_ORDER_HEAD = rf"([{_CJK}][{_CJK}\s]{{0,40}}?令)\s*"
+_ORGAN_END = "部委局署院行会厅办室府门"
 _DOC_NUMBER_PATTERNS = (
     re.compile(
         rf"([{_CJK}]{{2,14}})\s*[{_OPEN}]\s*((?:19|20)\d{{2}})\s*[{_CLOSE}]\s*(\d{{1,5}})\s*号"
     ),
-    re.compile(rf"([{_CJK}][{_CJK} ]{{0,20}}?令)\s*第\s*([0-9一二三四五六七八九十百零〇]+)\s*号"),
-    re.compile(
-        rf"([{_CJK}][{_CJK} ]{{0,24}}?公告)\s*((?:19|20)\d{{2}})\s*年\s*第\s*(\d{{1,4}})\s*号"
-    ),
+    re.compile(rf"{_ORDER_HEAD}第\s*({_NUMBER})\s*号"),  # 市场监管总局令第26号
+    re.compile(rf"([{_CJK}][{_CJK} ]{{0,24}}?公告)\s*{_YEAR}"),  # 商务部公告2024年第33号
+    re.compile(rf"{_ORDER_HEAD}{_YEAR}"),  # 交通运输部令2023年第5号
+    re.compile(rf"([{_CJK}][{_CJK} ]{{0,20}}?[{_ORGAN_END}])\s*第\s*({_NUMBER})\s*号令"),  # 第7号令
 )
+_ORGAN_LINE = re.compile(rf"[{_CJK} ]{{1,40}}[{_ORGAN_END}]")
 # Words that precede a number in running text but are not part of the issuer's abbreviation.
 _LEADING_WORDS = re.compile(
     r"^(?:.*?(?:按照|根据|依据|依照|贯彻|落实|印发|转发|参照|执行|详见|的通知|通知))+"
@@ -158,13 +164,28 @@ def _clean_prefix(prefix: str) -> str:
     return trimmed if len(trimmed) >= 2 else prefix
 
 
+def _order_prefix(raw: str) -> str:
+    """The organs of an order, also when they stand on lines of their own above 令."""
+    lines = [squash(line) for line in raw.split("\n") if squash(line)]
+    head = [_clean_prefix(lines[-1])]
+    for line in reversed(lines[:-1]):
+        if not _ORGAN_LINE.fullmatch(line):
+            break
+        head.insert(0, line)
+    return re.sub(r"\s+令$", "令", " ".join(head))
+
+
 def _format_doc_number(m: re.Match[str], index: int) -> str:
-    prefix = _clean_prefix(m.group(1))
+    """The standard spelling: 〔YYYY〕 brackets, no spaces, an order as "…令第N号"."""
     if index == 0:
-        return f"{prefix}〔{m.group(2)}〕{m.group(3)}号"
+        return f"{_clean_prefix(m.group(1))}〔{m.group(2)}〕{m.group(3)}号"
     if index == 1:
-        return f"{prefix}第{m.group(2)}号"
-    return f"{prefix}{m.group(2)}年第{m.group(3)}号"
+        return f"{_order_prefix(m.group(1))}第{m.group(2)}号"
+    if index == 2:
+        return f"{_clean_prefix(m.group(1))}{m.group(2)}年第{m.group(3)}号"
+    if index == 3:
+        return f"{_order_prefix(m.group(1))}{m.group(2)}年第{m.group(3)}号"
+    return f"{_clean_prefix(m.group(1))}令第{m.group(2)}号"
 
 
 def find_doc_number(text: str | None) -> str | None:

@@ -29,9 +29,13 @@ SELECTORS = {
 MIN_BLOCK_CHARS = 40
 
 
+def _furniture(page: Page) -> list[Tag]:
+    return [t for s in SELECTORS["furniture"] for t in common.select(page.soup, s)]
+
+
 def largest_block(page: Page) -> Tag | None:
     """The element whose direct ``<p>`` children hold the most text, its furniture removed."""
-    tags = [t for s in SELECTORS["furniture"] for t in common.select(page.soup, s)]
+    tags = _furniture(page)
     furniture = {id(t) for t in tags}
     best: tuple[int, Tag | None] = (0, None)
     for parent in page.soup.find_all(SELECTORS["block_parents"]):
@@ -46,6 +50,22 @@ def largest_block(page: Page) -> Tag | None:
             if any(parent is block for parent in tag.parents):
                 tag.decompose()
     return block
+
+
+def attachment_tables(page: Page, block: Tag | None) -> list[Tag]:
+    """Tables that list the notice's files (附件 tables below the text): most of their links
+    point at files. Layout tables around the text and page furniture do not count."""
+    furniture = {id(t) for t in _furniture(page)}
+    layout = {id(parent) for parent in block.parents} if block is not None else set()
+    base = page.base_url()
+    found: list[Tag] = []
+    for table in page.soup.find_all("table"):
+        if id(table) in layout or any(id(p) in furniture for p in table.parents):
+            continue
+        files = common.attachment_links([table], base)
+        if files and 2 * len(files) >= len(table.find_all("a", href=True)):
+            found.append(table)
+    return found
 
 
 def _title(page: Page) -> str | None:
@@ -64,13 +84,15 @@ def _title(page: Page) -> str | None:
 @register(
     "generic",
     hosts=(),
-    description="any other host: metas ArticleTitle/PubDate/ContentSource, largest text block",
+    description="any other host: metas ArticleTitle/PubDate/ContentSource, largest text block, file tables",
 )
 def parse(page: Page) -> Fields:
     meta = page.meta
+    block = largest_block(page)
     return Fields(
         title=_title(page),
-        body=largest_block(page),
+        body=block,
+        attachment_areas=attachment_tables(page, block),
         published=meta.get("pubdate")
         or meta.get("firstpublishedtime")
         or common.labelled_value(page.soup, "发布时间")

@@ -46,6 +46,7 @@ def metadata(table: Tag) -> dict[str, str]:
     "govcn",
     hosts=("www.gov.cn", "gov.cn"),
     description="gov.cn policy documents: table.bd1 (发文机关, 发文字号, 成文日期, 发布日期), #UCAP-CONTENT",
+    markers=("#UCAP-CONTENT", "table.bd1"),
 )
 def parse(page: Page) -> Fields:
     fields = standard_fields(page, SELECTORS)

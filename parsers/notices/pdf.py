@@ -10,7 +10,8 @@ from parsers.bodies import BodyIndex
 from parsers.documents import load_document
 from parsers.errors import ParseError
 from parsers.notices import common
-from parsers.notices.base import PARSERS, error_notice, lead_body, title_issuer_part
+from parsers.notices.base import PARSERS, error_notice
+from parsers.notices.issuers import all_issuers, lead_body, title_issuer_part
 from parsers.records import Notice
 from parsers.text import squash
 
@@ -43,12 +44,15 @@ def pdf_notice(data: bytes, url: str, site: str, bodies: BodyIndex) -> Notice:
     tail = text[-SIGNATURE_CHARS:]
     parser = PARSERS.get(site)
     issuer = lead_body(bodies, title_issuer_part(title)) or lead_body(bodies, tail)
+    issuer = issuer or (parser.default_body if parser else None)
+    number = common.doc_number_from(None, title, text)
     return Notice(
         url=common.canonical_url(url),
         site=site,
         title=title,
-        issuing_body=issuer or (parser.default_body if parser else None),
-        doc_number=common.doc_number_from(None, title, text),
+        issuing_body=issuer,
+        issuing_bodies=all_issuers(bodies, issuer, (title_issuer_part(title), number), text),
+        doc_number=number,
         published=common.parse_cn_date(tail) or common.parse_cn_date(text),
         body_text=text,
         content_hash=common.content_hash(text),

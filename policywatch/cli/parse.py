@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the parsers (bs4, lxml, pydantic) load when a command parse
     from parsers.bodies import BodyIndex
     from parsers.records import Issue, Notice
 
-__all__ = ["emit_issue", "issue_json", "issue_table", "parse"]
+__all__ = ["emit_issue", "issue_json", "issue_table", "notice_table", "parse"]
 
 
 class Format(StrEnum):
@@ -78,8 +78,12 @@ def _is_merics(target: str) -> bool:
     return host == "merics.org" or host.endswith(".merics.org")
 
 
+# The ministries' CMS meta tags, and gov.cn's own markers: its policy-library pages carry
+# none of those tags but a manuscriptId meta tag, the 发文机关 table and #UCAP-CONTENT.
 _GOV_PAGE = re.compile(
-    rb"<meta[^>]+name=[\"'](?:SiteIDCode|SiteDomain|ArticleTitle|ContentSource)[\"']", re.I
+    rb"<meta[^>]+name=[\"'](?:SiteIDCode|SiteDomain|ArticleTitle|ContentSource|manuscriptId)[\"']"
+    rb"|<(?:div|td)[^>]+id=[\"']UCAP-CONTENT[\"']|<table[^>]+class=[\"'][^\"']*\bbd1\b",
+    re.I,
 )
 
 
@@ -125,10 +129,48 @@ def _kind(content_type: str | None) -> str | None:
 
 
 def _notice(data: bytes, url: str, site: str | None, bodies: BodyIndex) -> Notice:
+    """The notice on the page; a page that does not fit the ``--site`` asked for is an error."""
     from parsers.notices import parse_notice
 
     notice: Notice = parse_notice(data, url, site=site, bodies=bodies)
+    if site and notice.status == "error":
+        reason = _reason(notice)
+        raise ParseError(
+            url, f"the page does not match the {site} layout ({reason}); try without --site"
+        )
     return notice
+
+
+def _reason(notice: Notice) -> str:
+    """The parser's reason in a few words: "no body found" (no site prefix, no advice)."""
+    reason = (notice.error or "").removeprefix(f"{notice.site}: ").split(";")[0]
+    return " ".join(reason.split()) or "unreadable page"
+
+
+_BODY_LINES = 6  # a table shows the start of a notice; the JSON holds all of it
+
+
+def notice_table(notice: Notice) -> Table:
+    """A notice as two columns (field, value), the body cut to its first lines."""
+    table = Table(title=notice.title or notice.url, show_header=False, show_lines=True)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    bodies = ", ".join(notice.issuing_bodies) or notice.issuing_body or ""
+    files = "\n".join(f"{a.name}  {a.url}" for a in notice.attachments)
+    rows = {
+        "url": notice.url,
+        "site / status": f"{notice.site} / {notice.status}",
+        "issuing bodies": bodies,
+        "文号": notice.doc_number or "",
+        "published": str(notice.published or ""),
+        "attachments": files,
+        "body": "\n".join(notice.body_text.splitlines()[:_BODY_LINES]),
+        "error": notice.error or "",
+    }
+    for name, value in rows.items():
+        if value:
+            table.add_row(name, value)
+    return table
 
 
 @app.command("parse")
@@ -156,7 +198,10 @@ def parse(
     data, source, content_type = _read(target)
     if site or _is_notice(target, source, data):
         notice = _notice(data, source, site, bodies)
-        typer.echo(json.dumps(notice.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        if fmt == Format.table:
+            console.print(notice_table(notice))
+        else:
+            typer.echo(json.dumps(notice.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
     from parsers.documents import load_document
     from parsers.merics import parse_issue
