@@ -240,6 +240,8 @@ class Intake:
         ids = [i.id for i in fetched.issue.items]
         snap = await asyncio.to_thread(rt.store.snapshot, fetched.issue_id, ids, urls)
         known = snap.issue_hash == fetched.content_hash and not self.force
+        fetched = p.pair_edits(fetched, snap)  # an edited entry keeps its stored id
+        links = p.links_by_item(fetched, self.client)
         notices = [] if known else await self.notices(urls, snap)
         fetched = p.tag_with_notices(fetched, notices, links, rt.taxonomy)
         changes = p.changes_from(snap, fetched.issue.items)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from parsers.records import Issue, Notice, PolicyItem
+from parsers.similar import pair_edited
 from policywatch.alerting import build_alerts
 from policywatch.channels import SecretResolver
 from policywatch.errors import PolicywatchError, StateError
@@ -175,6 +176,18 @@ def links_by_item(fetched: FetchedIssue, client: PoliteClient) -> dict[str, list
 
 def diff_issue(store: Store, fetched: FetchedIssue) -> dict[str, Change]:
     return store.diff_items(fetched.issue.items)
+
+
+def pair_edits(fetched: FetchedIssue, snapshot: Snapshot) -> FetchedIssue:
+    """Give an edited entry the id of the stored item it revises (``parsers.similar``), so the
+    diff reports it as revised rather than as a new item next to a vanished one."""
+    stored = [PolicyItem.model_validate(d) for d in snapshot.issue_items.values()]
+    pairs = pair_edited(fetched.issue.items, stored) if stored else {}
+    if not pairs:
+        return fetched
+    items = [i.model_copy(update={"id": pairs.get(i.id, i.id)}) for i in fetched.issue.items]
+    issue = fetched.issue.model_copy(update={"items": items})
+    return FetchedIssue(fetched.source, fetched.url, issue, fetched.content_hash)
 
 
 def changes_from(snapshot: Snapshot, items: Sequence[PolicyItem]) -> dict[str, Change]:

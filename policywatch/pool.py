@@ -19,6 +19,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -82,27 +83,32 @@ class InlinePool:
 
 def _worker_main(conn: Connection, config_dir: str | None, memory_mb: int) -> None:
     """A worker: set the memory limit, load the parsers once, then answer jobs until EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _limit_memory(memory_mb)
     from policywatch import jobs
 
     jobs.init(config_dir)
-    conn.send(("ready", None))
+    answer: tuple[str, Any] = ("ready", None)
     while True:
         try:
-            message = conn.recv()
-        except (EOFError, OSError):
+            conn.send(answer)
+            job, args = conn.recv()
+        except (EOFError, OSError):  # the pool closed
             return
-        job, args = message
-        try:
-            conn.send(("ok", jobs.call(job, *args)))
-        except MemoryError:
-            conn.send(("error", f"needed more than the {memory_mb} MB memory limit"))
-        except ParseError as exc:
-            conn.send(("error", str(exc)))
-        except RecursionError:
-            conn.send(("error", "nested too deeply to parse"))
-        except Exception as exc:  # any other parser bug is this document's problem only
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        answer = _run(jobs, job, args, memory_mb)
+
+
+def _run(jobs: Any, job: str, args: tuple[Any, ...], memory_mb: int) -> tuple[str, Any]:
+    try:
+        return "ok", jobs.call(job, *args)
+    except MemoryError:
+        return "error", f"needed more than the {memory_mb} MB memory limit"
+    except ParseError as exc:
+        return "error", str(exc)
+    except RecursionError:
+        return "error", "nested too deeply to parse"
+    except Exception as exc:  # any other parser bug is this document's problem only
+        return "error", f"{type(exc).__name__}: {exc}"
 
 
 def _limit_memory(memory_mb: int) -> None:
