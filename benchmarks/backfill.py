@@ -167,9 +167,12 @@ def run_plain_child(config: str, state: str) -> None:
     """Child mode: the intake without Prefect; prints its summary stats as JSON."""
     os.environ["POLICYWATCH_STATE_URL"] = f"sqlite:///{state}"
     from policywatch.intake import run_plain
+    from policywatch.pool import prewarm
     from policywatch.settings import Config
 
-    summary = asyncio.run(run_plain(Config(config)))
+    loaded = Config(config)
+    prewarm(loaded, wait=True)  # as `policywatch run` does while Prefect's API starts
+    summary = asyncio.run(run_plain(loaded))
     print(json.dumps({"stats": summary.stats, "issues": len(summary.issues)}))
 
 
@@ -188,6 +191,27 @@ def run_plain_figures(work: Path, config: Path, site: LoopbackServer) -> dict[st
         raise SystemExit(f"plain run failed:\n{err[-3000:]}")
     return {"wall": time.perf_counter() - start, "rss": rss.peak, **site_figures(site),
             **json.loads(out.strip().splitlines()[-1])}  # fmt: skip
+
+
+def timeline(site: LoopbackServer, step: float = 0.25) -> None:
+    """Requests in flight per host over the run, averaged per ``step`` seconds (``--timeline``)."""
+    done = [r for r in site.log if r.finished is not None]
+    if not done:
+        return
+    start = min(r.started for r in done)
+    end = max(r.finished or 0.0 for r in done)
+    hosts = sorted({r.host for r in done})
+    names = [h.removeprefix("www.").split(".")[0][:6] for h in hosts]
+    print("   t(s)  " + "  ".join(n.rjust(6) for n in names))
+    t = start
+    while t < end:
+        busy = dict.fromkeys(hosts, 0.0)
+        for r in done:
+            overlap = min(r.finished or t, t + step) - max(r.started, t)
+            if overlap > 0:
+                busy[r.host] += overlap / step
+        print(f"   {t - start:4.2f}  " + "  ".join(f"{busy[h]:6.1f}" for h in hosts))
+        t += step
 
 
 def bound(per_host: dict[str, int]) -> float:
@@ -224,6 +248,7 @@ def main() -> int:
     parser.add_argument("--issues", type=int, default=60)
     parser.add_argument("--notices-per-issue", type=int, default=10)
     parser.add_argument("--modes", default="plain,server,ephemeral")
+    parser.add_argument("--timeline", action="store_true", help="print requests in flight per host")
     parser.add_argument("--plain-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain_child:
@@ -243,6 +268,8 @@ def main() -> int:
             if "plain" in modes:
                 plain = run_plain_figures(work, config, server)
                 report("plain (no Prefect)", plain, goals, len(site.issues), site.notice_count)
+                if args.timeline:
+                    timeline(server)
             if "server" in modes:
                 from flows.testing import PrefectServer
 

@@ -162,11 +162,24 @@ class ParsePool:
         self._lock = threading.Lock()
         self.replaced = 0  # workers killed at a limit or found dead (shown by benchmarks)
 
-    async def __aenter__(self) -> ParsePool:
-        self._idle = asyncio.Queue()
-        for _ in range(self._size):
-            self._idle.put_nowait(self._spawn())
+    def start(self) -> ParsePool:
+        """Start the worker processes now (they load the parsers while the caller goes on)."""
+        with self._lock:
+            missing = self._size - len(self._all)
+        for _ in range(missing):
+            self._spawn()
         return self
+
+    async def __aenter__(self) -> ParsePool:
+        self.start()
+        self._idle = asyncio.Queue()
+        for worker in list(self._all):
+            self._idle.put_nowait(worker)
+        return self
+
+    async def wait_ready(self) -> None:
+        """Until every worker has loaded the parsers (benchmarks time the run from here)."""
+        await asyncio.gather(*(asyncio.to_thread(_ready, w) for w in list(self._all)))
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.to_thread(self.close)
@@ -223,9 +236,7 @@ class ParsePool:
 
     def _exchange(self, worker: _Worker, job: str, args: tuple[Any, ...]) -> tuple[str, Any]:
         """Blocking: wait for the worker to be ready, send the job, wait for the answer."""
-        if not worker.ready:
-            _receive(worker, 120.0, "the parser process did not start")
-            worker.ready = True
+        _ready(worker)
         try:
             worker.conn.send((job, args))
         except (OSError, ValueError) as exc:
@@ -235,6 +246,12 @@ class ParsePool:
         result = _receive(worker, limit, f"took longer than the {limit:g} s parse time limit")
         log.debug("%s job done in %.3f s", job, time.monotonic() - started)
         return result
+
+
+def _ready(worker: _Worker) -> None:
+    if not worker.ready:
+        _receive(worker, 120.0, "the parser process did not start")
+        worker.ready = True
 
 
 class _WorkerLost(Exception):
@@ -253,8 +270,26 @@ def _receive(worker: _Worker, timeout: float, overtime: str) -> tuple[str, Any]:
     return message
 
 
+_warm: dict[str, ParsePool] = {}  # started early by prewarm(), taken by the run's pool_for()
+
+
 def pool_for(config: Config) -> ParsePool:
-    """The run's parser processes, sized and bounded by the config's ``intake`` settings."""
+    """The run's parser processes, sized and bounded by the config's ``intake`` settings (the
+    ones :func:`prewarm` started, if any)."""
+    warm = _warm.pop(str(config.dir.resolve()), None)
+    if warm is not None:
+        return warm
     intake = config.app.intake
     limits = PoolLimits(seconds=intake.parse_time_limit, memory_mb=intake.parse_memory_mb)
     return ParsePool(config.dir, size=intake.parse_workers or None, limits=limits)
+
+
+def prewarm(config: Config, *, wait: bool = False) -> None:
+    """Start the parser processes before the run (``policywatch run`` does while Prefect's API
+    starts), so the first issue is parsed as soon as it arrives; ``wait``: until they are ready."""
+    key = str(config.dir.resolve())
+    if key not in _warm:
+        _warm[key] = pool_for(config).start()
+    if wait:
+        for worker in list(_warm[key]._all):
+            _ready(worker)

@@ -228,7 +228,7 @@ class SourceSettings(Section):
 class IntakeSettings(Section):
     """How a run works through its issues (see the README's "Speed" section)."""
 
-    issue_concurrency: int = Field(8, ge=1, le=64, description="issues processed at once")
+    issue_concurrency: int = Field(32, ge=1, le=256, description="issues processed at once")
     parse_workers: int = Field(0, ge=0, le=32, description="parser processes; 0: one per core")
     parse_time_limit: float = Field(
         20.0, gt=0, description="seconds one document may take to parse"

@@ -101,6 +101,9 @@ def run_check_updates(**params: Any) -> dict[str, Any]:
     A failed run raises the flow's own error (a PolicywatchError keeps its hint).
     """
     _ephemeral_defaults()
+    from policywatch.pool import prewarm
+
+    prewarm(get_config())  # parser processes load while Prefect's API starts
     for noisy in ("httpx", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from flows.check_updates import check_updates
