@@ -87,9 +87,14 @@ class HttpSettings(Section):
     allowed_hosts: list[Annotated[str, AfterValidator(_bare_host)]] = Field(
         default_factory=list, description="added to the built-in allow-list"
     )
+    allow_private_hosts: list[Annotated[str, AfterValidator(_bare_host)]] = Field(
+        default_factory=list,
+        description="allowed hosts that may resolve to private or loopback addresses "
+        "(an intranet mirror); every other name must resolve to public addresses",
+    )
 
     def allow_list(self) -> tuple[str, ...]:
-        return (*DEFAULT_ALLOWED_HOSTS, *self.allowed_hosts)
+        return (*DEFAULT_ALLOWED_HOSTS, *self.allowed_hosts, *self.allow_private_hosts)
 
 
 class SourceSettings(Section):
