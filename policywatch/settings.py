@@ -129,10 +129,42 @@ class SourceSettings(Section):
         return self
 
 
+WORKERS_DEPLOYMENT = "workers"  # the name prefect.yaml gives its deployments
+
+
 class ScheduleSettings(Section):
-    cron: str = "0 */6 * * *"
-    timezone: str = "UTC"
-    deployment: str = "policywatch"
+    """check-updates' schedule, used by ``policywatch serve`` and by ``prefect deploy`` alike."""
+
+    cron: str = Field("0 */6 * * *", description="five-field cron expression")
+    timezone: str = Field("UTC", description="IANA time zone of the cron, e.g. Europe/Berlin")
+    deployment: str = Field(
+        "policywatch", min_length=1, description="name of the deployments `serve` registers"
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, cron: str) -> str:
+        if len(cron.split()) != 5:
+            raise ValueError(f"'{cron}' is not a five-field cron expression (e.g. '0 */6 * * *')")
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{zone}' (e.g. UTC, Europe/Berlin)") from None
+        return zone
+
+    @field_validator("deployment")
+    @classmethod
+    def _not_the_workers_name(cls, name: str) -> str:
+        if name == WORKERS_DEPLOYMENT:
+            raise ValueError(f"'{name}' is the name of prefect.yaml's deployments; choose another")
+        return name
 
 
 class DeliverySettings(Section):
