@@ -6,8 +6,12 @@ own loaders next to the code that uses them (watchlists/taxonomy, channels), all
 ``yamlconf``.
 
 Where config lives: ``--config-dir`` / ``POLICYWATCH_CONFIG_DIR``, else ``./config``, else the
-``config/`` folder of this checkout. Relative paths inside it are relative to the folder that
-holds ``config/`` (the project root).
+``config/`` folder of this checkout. Relative paths inside it (a SQLite ``state_url``, a folder
+source's ``path``) are relative to the folder that holds the config folder (the project folder),
+whatever the current directory. A config folder without the taxonomy files (bodies, sectors,
+companies) uses the shipped ones (``Config.file``).
+
+``check_for_run`` validates every file at once, before a run starts Prefect.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from parsers.bodies import BodyIndex
 from policywatch.yamlconf import load_yaml, validate
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = PACKAGE_ROOT / "config"
+STATE_DIALECTS = ("sqlite", "postgresql")
+STATE_URL_HINT = "use a sqlite:/// file or a postgresql+psycopg:// URL"
 
 # SITES.md §12: the government hosts an issue's links may lead to. "*." entries match subdomains.
 DEFAULT_ALLOWED_HOSTS = (
@@ -176,8 +183,26 @@ class DeliverySettings(Section):
     sender: str = "policywatch <policywatch@localhost>"
 
 
+def state_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a state database (without loading SQLAlchemy), or None."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme:
+        return f"'{url}' is not a database URL ({STATE_URL_HINT})"
+    backend = scheme.split("+", 1)[0].lower()
+    if backend not in STATE_DIALECTS:
+        return f"unsupported state database '{backend}' ({STATE_URL_HINT})"
+    return None
+
+
+def _state_url(url: str) -> str:
+    problem = state_url_problem(url)
+    if problem:
+        raise ValueError(problem)
+    return url
+
+
 class AppSettings(Section):
-    state_url: str = "sqlite:///var/state.db"
+    state_url: Annotated[str, AfterValidator(_state_url)] = "sqlite:///var/state.db"
     http: HttpSettings = Field(default_factory=HttpSettings)
     sources: list[SourceSettings] = Field(
         default_factory=lambda: [SourceSettings(name="merics", type="merics")]
@@ -222,17 +247,36 @@ class Config:
 
     @cached_property
     def bodies(self) -> BodyIndex:
-        return BodyIndex.load(self.dir / "bodies.yaml")
+        return BodyIndex.load(self.file("bodies.yaml"))
+
+    def file(self, name: str) -> Path:
+        """The config folder's ``name``, or the shipped one when the folder has none (taxonomy)."""
+        own = self.dir / name
+        shipped = SHIPPED_CONFIG / name
+        return own if own.exists() or not shipped.exists() else shipped
 
     def resolve(self, path: str) -> Path:
-        """A path from the config, relative to the project root."""
+        """A path from the config, relative to the project folder (not the current directory)."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.root / p
 
     def state_url(self) -> str:
-        """``POLICYWATCH_STATE_URL`` wins over the config; relative SQLite paths are made absolute."""
+        """``POLICYWATCH_STATE_URL`` wins over the config; a relative SQLite path (any
+        ``sqlite[+driver]:///`` URL) is made absolute against the project folder."""
         url = os.environ.get("POLICYWATCH_STATE_URL") or self.app.state_url
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            url = prefix + str(self.resolve(url[len(prefix) :]))
-        return url
+        scheme, sep, rest = url.partition(":///")
+        if not sep or scheme.split("+", 1)[0].lower() != "sqlite":
+            return url
+        path, query = rest.partition("?")[::2]
+        if not path or path.startswith(("/", ":memory:", "file:")):
+            return url
+        return f"{scheme}:///{self.resolve(path)}" + (f"?{query}" if query else "")
+
+
+def check_for_run(config: Config) -> None:
+    """Validate every config file and the state URL before a run starts (Prefect's start-up
+    takes seconds); one ConfigError lists every problem (file:line each). Warnings, such as an
+    empty watchlists file, are logged."""
+    from policywatch.configcheck import check_all
+
+    check_all(config)

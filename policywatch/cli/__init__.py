@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policywatch.cli import alerts, config, fetch, match, notices, parse, run  # noqa: F401  (registers commands)
+from policywatch.cli import alerts, config, fetch, init, match, notices, parse, run  # noqa: F401  (registers commands)
 from policywatch.cli._app import app, fail
 from policywatch.errors import PolicywatchError
 

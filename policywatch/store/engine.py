@@ -19,8 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from policywatch.errors import StateError
+from policywatch.settings import STATE_DIALECTS, STATE_URL_HINT
 
-SUPPORTED = ("sqlite", "postgresql")
+SUPPORTED = STATE_DIALECTS
 BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "policywatch_immediate"
 
@@ -42,8 +43,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     dialect = parsed.get_backend_name()
     if dialect not in SUPPORTED:
         raise StateError(
-            f"unsupported state database '{dialect}' in {_safe(url)}",
-            hint="use a sqlite:/// file or postgresql+psycopg:// URL",
+            f"unsupported state database '{dialect}' in {_safe(url)}", hint=STATE_URL_HINT,
         )
     if dialect == "sqlite":
         return _sqlite_engine(parsed, create)
