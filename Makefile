@@ -20,7 +20,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# The first install downloads and installs about 150 packages (Prefect is most of them): pip
+# The first install downloads and installs about 120 packages (Prefect is most of them): pip
 # lists each one as it goes, then says "Installing collected packages", the longest quiet step.
 $(STAMP): pyproject.toml | $(BIN)/python
 	@echo "== installing policywatch and its dependencies into $(VENV): first time only, about"

@@ -5,8 +5,8 @@ file:line and the allowed keys (see ``policywatch.yamlconf``). The other config 
 own loaders next to the code that uses them (watchlists/taxonomy, channels), all sharing
 ``yamlconf``.
 
-Where config lives: ``--config-dir`` / ``POLICYWATCH_CONFIG_DIR``, else ``./config``, else the
-``config/`` folder of this checkout. Relative paths inside it (a SQLite ``state_url``, a folder
+Where config lives: ``--config-dir`` / ``POLICYWATCH_CONFIG_DIR``, else ``./config`` when it holds
+``policywatch.yaml`` or ``watchlists.yaml``, else the ``config/`` folder of this checkout. Relative paths inside it (a SQLite ``state_url``, a folder
 source's ``path``) are relative to the folder that holds the config folder (the project folder),
 whatever the current directory. A config folder without the taxonomy files (bodies, sectors,
 companies) uses the shipped ones (``Config.file``).
@@ -228,7 +228,8 @@ def config_dir(explicit: Path | str | None = None) -> Path:
     if env:
         return Path(env)
     local = Path.cwd() / "config"
-    return local if (local / "policywatch.yaml").exists() else PACKAGE_ROOT / "config"
+    mine = any((local / name).is_file() for name in ("policywatch.yaml", "watchlists.yaml"))
+    return local if mine else SHIPPED_CONFIG
 
 
 class Config:

@@ -171,7 +171,9 @@ def _warn_empty(path: Path) -> None:
         log.warning("%s: %s", path, EMPTY_WARNING)
 
 
-EMPTY_WARNING = "no watchlists: runs will match nothing and send no alert (add one under `watchlists:`)"
+EMPTY_WARNING = (
+    "no watchlists: runs will match nothing and send no alert (add one under `watchlists:`)"
+)
 
 
 def _readable(data: object) -> list[Watchlist]:

@@ -120,7 +120,11 @@ def syntax_error(exc: yaml.MarkedYAMLError, lines: Sequence[str]) -> tuple[int, 
         before = _previous_content_line(lines, at)
         if before is not None and not _has_key(lines[before]):
             return before + 1, "a key without ':'", "write 'key: value' (a space after the colon)"
-        return at + 1, "the indentation does not line up", _INDENT_HINT + "; quote a value with ': '"
+        return (
+            at + 1,
+            "the indentation does not line up",
+            _INDENT_HINT + "; quote a value with ': '",
+        )
     if "block end" in problem or "expected key" in problem or "'-' indicator" in problem:
         return at + 1, "the indentation does not line up", _INDENT_HINT
     return at + 1, problem, None

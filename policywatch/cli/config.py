@@ -103,7 +103,11 @@ def _check_watchlists(config: Config, taxonomy: Taxonomy | None) -> str | None:
     if found == 0:
         return WARNING + EMPTY_WARNING
     note = f"{found} watchlist(s)"
-    return note if taxonomy is not None else note + "; references not checked (taxonomy or bodies have errors)"
+    return (
+        note
+        if taxonomy is not None
+        else note + "; references not checked (taxonomy or bodies have errors)"
+    )
 
 
 @app.command("check-config")

@@ -43,7 +43,8 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     dialect = parsed.get_backend_name()
     if dialect not in SUPPORTED:
         raise StateError(
-            f"unsupported state database '{dialect}' in {_safe(url)}", hint=STATE_URL_HINT,
+            f"unsupported state database '{dialect}' in {_safe(url)}",
+            hint=STATE_URL_HINT,
         )
     if dialect == "sqlite":
         return _sqlite_engine(parsed, create)
