@@ -20,9 +20,11 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["Holder", "current", "is_gone"]
+__all__ = ["Holder", "Verdict", "current", "is_gone", "verdict"]
+
+Verdict = Literal["gone", "alive", "unknown"]
 
 _PROC = Path("/proc")
 
@@ -62,14 +64,20 @@ def current() -> Holder:
 def is_gone(holder: Holder, here: Holder | None = None) -> bool:
     """Whether ``holder`` certainly no longer runs: same host, and a previous boot or no such
     process (or a zombie, or a new process that reused the pid). False when it cannot be told."""
+    return verdict(holder, here) == "gone"
+
+
+def verdict(holder: Holder, here: Holder | None = None) -> Verdict:
+    """``gone`` or ``alive`` when this host can tell; ``unknown`` for another host (or another
+    container's pid namespace on this one), whose processes cannot be looked at from here."""
     here = here or current()
     if holder.host != here.host:
-        return False
+        return "unknown"
     if holder.boot_id and here.boot_id and holder.boot_id != here.boot_id:
-        return True
+        return "gone"  # this host has booted since: every process of that boot is gone
     if holder.pidns != here.pidns:
-        return False  # another container on this host: its pids are not ours to look at
-    return not _alive(holder.pid, holder.started)
+        return "unknown"
+    return "alive" if _alive(holder.pid, holder.started) else "gone"
 
 
 def start_time(pid: int) -> str:

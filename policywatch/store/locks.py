@@ -6,7 +6,8 @@ thing, so the lock is a row in ``locks`` with an expiry that a heartbeat thread 
 
 On both, the ``locks`` row names the owner (the run id) and its process (``holder``: host, boot
 id, pid, start time). A waiting run that finds the holder gone from this host (killed, or from
-a previous boot) takes the lock at once; a holder on another host cannot be checked, so its row
+a previous boot) takes the lock at once, and waits for a holder alive on this host even past
+its row's expiry (a starved heartbeat); a holder on another host cannot be checked, so its row
 must expire (SQLite, ``LOCK_TTL`` after its last heartbeat) or its session end (PostgreSQL).
 The run that takes the lock closes the dead run's ``runs`` row as ``crashed`` and releases the
 outbox claims it held (see ``healing``).
@@ -32,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from policywatch.errors import StateError
 from policywatch.store import healing
 from policywatch.store.engine import advisory_key, insert_for, write_tx
-from policywatch.store.holder import Holder, current, is_gone
+from policywatch.store.holder import Holder, Verdict, current, verdict
 from policywatch.store.schema import locks, utcnow
 
 log = logging.getLogger("policywatch.store")
@@ -56,8 +57,11 @@ class LockRow:
         m = row._mapping
         return cls(str(m["owner"]), Holder.from_json(m["holder"]), m["expires_at"])
 
+    def verdict(self, here: Holder) -> Verdict:
+        return "unknown" if self.holder is None else verdict(self.holder, here)
+
     def gone(self, here: Holder) -> bool:
-        return self.holder is not None and is_gone(self.holder, here)
+        return self.verdict(here) == "gone"
 
     def describe(self, here: Holder | None = None) -> str:
         """``run 1f2e (pid 4242 on host-a)``; another host's holder is said to be one."""
@@ -139,7 +143,8 @@ def _try_row(engine: Engine, name: str, owner: str, me: Holder, ttl: float) -> L
         if row is not None:
             prev = LockRow.of(row)
             expired = row.expires_at < now
-            if not expired and not prev.gone(me):
+            state = prev.verdict(me)
+            if state == "alive" or (state == "unknown" and not expired):
                 return prev
             conn.execute(locks.delete().where(locks.c.name == name))
             _take_over(conn, name, prev, me, lost=expired)

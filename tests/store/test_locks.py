@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -160,6 +161,11 @@ def test_live_holder_on_this_host_is_waited_for_and_named(
     assert any(
         m.startswith(f"gave up waiting for run lock 'run' held by {named}") for m in messages
     )
+    with store.write() as conn:  # a starved heartbeat: the row expired, the holder still runs
+        conn.execute(locks.update().values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    with pytest.raises(StateError, match=re.escape(named)):  # noqa: SIM117
+        with store.run_lock("next-run", wait=0.3):
+            pytest.fail("took the expired lock of a holder alive on this host")
     assert live_holder.poll() is None
 
 
@@ -194,6 +200,7 @@ def test_holder_on_another_host_keeps_the_lock_until_it_expires(store: Store) ->
                 pytest.fail("took over a lock of another host before it expired")
         with store.write() as conn:  # SQLite: as if LOCK_TTL passed without a heartbeat
             conn.execute(locks.update().values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    _wait_until_pg_frees(store)
     with store.run_lock("next-run", wait=0):
         pass
     assert _run(store, "far-run")["status"] == "crashed"
