@@ -52,7 +52,7 @@ typecheck: $(DEVSTAMP)
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db* var/demo
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
