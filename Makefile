@@ -16,12 +16,19 @@ help:
 	@echo "make bench     print the benchmarks' figures"
 
 $(BIN)/python:
+	@echo "== creating the virtualenv $(VENV) (first time only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# The first install downloads and installs about 120 packages (Prefect is most of them): pip
+# lists each one as it goes, then says "Installing collected packages", the longest quiet step.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+	@echo "== installing policywatch and its dependencies into $(VENV): first time only, about"
+	@echo "   2-3 minutes on a 2-core machine (the step after 'Installing collected packages' is"
+	@echo "   the longest and prints nothing until it is done)"
+	$(BIN)/python -m pip install --progress-bar on -e '.[test]'
 	@touch $(STAMP)
+	@echo "== installed; next time this step is skipped"
 
 $(DEVSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
@@ -45,7 +52,7 @@ typecheck: $(DEVSTAMP)
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db* var/demo
 
 # Every benchmark runs, then every missed goal is listed; non-zero only after all of them ran.
 bench: $(STAMP)

@@ -1,7 +1,14 @@
 """The three flows as deployments: served by ``policywatch serve`` (or ``python -m flows.deployments``).
 
-Names and the check-updates schedule come from ``config/policywatch.yaml`` (``schedule``). No
-parameter or job variable carries a secret: channel URLs reach the flow-run processes through
+The check-updates schedule (cron, timezone) is defined once, in ``config/policywatch.yaml``
+(``schedule``): ``build`` reads it for ``serve``, and ``prefect deploy`` reads it through
+``schedule_step``, a build step of ``prefect.yaml``. The two kinds of deployment have distinct
+names (``schedule.deployment``, default ``policywatch``, for ``serve``; ``workers`` in
+``prefect.yaml``) so neither overwrites the other. Runs that take the state's run lock
+(check-updates, process-issue) have a concurrency limit of 1: a run started while another runs
+waits in Prefect's queue (``AwaitingConcurrencySlot``) instead of failing on the lock.
+
+No parameter or job variable carries a secret: channel URLs reach the flow-run processes through
 the serve process's environment or Prefect Secret blocks (``secret:NAME`` in channels.yaml).
 """
 
@@ -30,6 +37,14 @@ from policywatch.errors import PolicywatchError
 from policywatch.settings import Config
 
 TAGS = ["policywatch"]
+ONE_AT_A_TIME = 1  # runs share one state database (and its run lock): the others queue
+
+
+def schedule_step() -> dict[str, str]:
+    """A ``prefect deploy`` build step: the schedule of ``config/policywatch.yaml`` for the
+    ``{{ policywatch-schedule.cron }}`` / ``.timezone`` templates of ``prefect.yaml``."""
+    schedule = Config().app.schedule
+    return {"cron": schedule.cron, "timezone": schedule.timezone}
 
 
 def build(config: Config) -> list[RunnerDeployment]:
@@ -43,11 +58,13 @@ def build(config: Config) -> list[RunnerDeployment]:
             parameters={"dry_run": False, "deliver": True},
             description="Check the newsletter for new issues, follow notices, alert watchlists.",
             tags=TAGS,
+            concurrency_limit=ONE_AT_A_TIME,
         ),
         process_issue.to_deployment(
             name=name,
             description="Process one issue by URL or path; force re-matches a known issue.",
             tags=TAGS,
+            concurrency_limit=ONE_AT_A_TIME,
         ),
         send_test_alert.to_deployment(
             name=name,

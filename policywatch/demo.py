@@ -1,6 +1,10 @@
 """The offline demo: the synthetic site on loopback, an SMTP sink, three runs of check-updates.
 
-``DemoWorld`` builds a throw-away workspace (config = the project's ``config/`` overlaid with
+``policywatch demo`` keeps everything in ``var/demo/`` of the project folder (config, site,
+``state.db`` and the e-mails as ``mail/*.eml``), wiped at the start of each demo so a second
+demo tells the same story; ``DEMO_MARKER`` keeps the wipe from touching any other folder.
+
+``DemoWorld`` builds a workspace (config = the project's ``config/`` overlaid with
 ``samples/config/``; a copy of ``samples/site/``; SQLite state in a temp folder), serves the site
 on 127.0.0.1 and maps merics.org and the ministry hosts to it (``transport.HOST_MAP_ENV``), and
 collects the alerts in a loopback SMTP sink. Tests use the same world. The flow itself is passed
@@ -25,11 +29,13 @@ from rich.table import Table
 
 from policywatch.devtools.loopback import LoopbackServer
 from policywatch.devtools.mailsink import MailSink
-from policywatch.settings import PACKAGE_ROOT
+from policywatch.errors import PolicywatchError
+from policywatch.settings import PACKAGE_ROOT, Config
 from policywatch.transport import HOST_MAP_ENV
 
 SAMPLES = PACKAGE_ROOT / "samples"
 SMTP_ENV = "POLICYWATCH_DEMO_SMTP_URL"
+DEMO_MARKER = ".policywatch-demo"
 Runner = Callable[[], dict[str, Any]]
 
 
@@ -56,6 +62,32 @@ class DemoWorld:
 
     def messages(self) -> list[EmailMessage]:
         return self.mail.messages
+
+    def save_mail(self, prefix: str) -> list[Path]:
+        """The e-mails received so far, as ``mail/<prefix>-NN.eml`` (open them in a mail client)."""
+        folder = self.root / "mail"
+        folder.mkdir(exist_ok=True)
+        saved = []
+        for n, message in enumerate(self.messages(), 1):
+            path = folder / f"{prefix}-{n:02d}.eml"
+            path.write_bytes(bytes(message))
+            saved.append(path)
+        return saved
+
+
+def fresh_demo_dir(root: Path) -> Path:
+    """Empty ``root`` for a new demo: only a folder an earlier demo made (or an empty one) is
+    wiped, never anything else."""
+    if root.exists() and any(root.iterdir()):
+        if not (root / DEMO_MARKER).is_file():
+            raise PolicywatchError(
+                f"{root} is not empty and was not made by `policywatch demo`; not wiping it",
+                hint="remove it yourself, or run the demo with --dir pointing elsewhere",
+            )
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / DEMO_MARKER).write_text("made by policywatch demo; wiped by the next one\n")
+    return root
 
 
 def _copy_tree(src: Path, dst: Path) -> list[Path]:
@@ -182,10 +214,18 @@ def _fmt(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
 
 
-def run_demo(runner: Runner, console: Console) -> dict[str, int]:
-    """The three acts: first run, a second run with nothing new, a fourth issue appears."""
-    with demo_world() as world:
+def demo_dir() -> Path:
+    """``var/demo`` of the project folder (the one that holds the config folder in use)."""
+    return Config().root / "var" / "demo"
+
+
+def run_demo(runner: Runner, console: Console, root: Path | None = None) -> dict[str, int]:
+    """The three acts in ``root`` (default ``demo_dir()``, wiped first): first run, nothing
+    new, a fourth issue."""
+    root = (root or demo_dir()).resolve()
+    with demo_world(fresh_demo_dir(root)) as world:
         console.rule("[bold]policywatch demo[/]: synthetic MERICS site on " + world.site.base)
+        console.print(f"state, e-mails and the demo's config and site go to {root}")
         counts: dict[str, int] = {}
         for act, title in enumerate(
             ("1. first run: three issues", "2. second run: nothing new", "3. a fourth issue"), 1
@@ -197,9 +237,14 @@ def run_demo(runner: Runner, console: Console) -> dict[str, int]:
             summary = runner()
             print_alerts(console, world.messages())
             console.print(summary_table(summary, f"run {act} summary"))
-            counts[f"run{act}"] = len(world.messages())
+            counts[f"run{act}"] = len(world.save_mail(f"run{act}"))
         console.print(
             f"[bold green]done[/]: {counts['run1']} alert(s), then {counts['run2']} re-sent, "
-            f"then {counts['run3']} for the new issue. State was in {world.state_path}."
+            f"then {counts['run3']} for the new issue."
+        )
+        console.print(
+            f"kept in {root}: state.db (the state), mail/*.eml ({sum(counts.values())} e-mails), "
+            "config/ and site/; the next demo starts afresh",
+            highlight=False,
         )
         return counts

@@ -1,8 +1,11 @@
 """The one polite HTTP client every fetch goes through.
 
 Why one place: politeness (per-host concurrency and spacing), retries, the size cap, the host
-allow-list and challenge detection must hold for every request, whoever makes it. Tests inject
-a transport or point the client at a loopback server; a ``sleep`` hook makes waits observable.
+allow-list (names, and the addresses they resolve to: ``policywatch.netguard``) and challenge
+detection must hold for every request, whoever makes it. Bodies are decoded in bounded steps
+(``policywatch.decompress``), so the size cap bounds memory on compressed responses too. Tests
+inject a transport or point the client at a loopback server; a ``sleep`` hook makes waits
+observable.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 import random
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,6 +25,7 @@ import httpx
 
 from parsers.challenge import looks_like_challenge
 from parsers.charset import decode, detect_encoding
+from policywatch.decompress import ACCEPT_ENCODING, DecodingError, decoder_for
 from policywatch.errors import (
     BlockedError,
     DisallowedHostError,
@@ -30,6 +34,7 @@ from policywatch.errors import (
     TooLargeError,
     UnresolvedHostError,
 )
+from policywatch.netguard import PrivateAddressError, guard
 from policywatch.settings import HttpSettings
 
 __all__ = ["FetchResult", "PoliteClient", "fetch_url", "host_allowed", "host_key"]
@@ -189,20 +194,23 @@ class PoliteClient:
         return self._tls
 
     def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-        limit = self.settings.per_host_concurrency
-        return httpx.AsyncClient(
+        settings, limit = self.settings, self.settings.per_host_concurrency
+        client = httpx.AsyncClient(
             transport=transport,
             verify=self._context(),
-            headers={"User-Agent": self.settings.user_agent},
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(
-                connect=self.settings.connect_timeout,
-                read=self.settings.read_timeout,
-                write=self.settings.read_timeout,
-                pool=self.settings.total_timeout,
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.total_timeout,
             ),
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             follow_redirects=False,
         )
+        if transport is None:  # an injected transport (the loopback host map) goes where it maps
+            guard(client, lambda host: host_allowed(host, settings.allow_private_hosts))
+        return client
 
     def _client_for(self, key: str) -> httpx.AsyncClient:
         if self._shared is not None:
@@ -379,6 +387,12 @@ class PoliteClient:
             raise _Transient(f"no complete response within {self.settings.total_timeout}s") from exc
         except httpx.TimeoutException as exc:
             raise _Transient(f"timeout ({type(exc).__name__})") from exc
+        except PrivateAddressError as exc:
+            raise DisallowedHostError(
+                url, str(exc), attempts=0,
+                hint=f"if {exc.host} is meant to be on your network (an intranet mirror), "
+                "list it in http.allow_private_hosts",
+            ) from None  # fmt: skip
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             if isinstance(exc, httpx.ConnectError) and _name_not_found(exc):
                 self.unresolved_hosts.add(host_key(url))
@@ -402,14 +416,18 @@ class PoliteClient:
     @staticmethod
     async def _read_head(resp: httpx.Response) -> bytes:
         """The start of an error page, enough to recognise a challenge served as 403/503."""
-        head = b""
-        async for chunk in resp.aiter_bytes():
-            head += chunk
-            if len(head) >= _CHALLENGE_SCAN_BYTES:
-                break
-        return head[:_CHALLENGE_SCAN_BYTES]
+        head = bytearray()
+        try:
+            async for chunk in _decoded(resp):
+                head += chunk[: _CHALLENGE_SCAN_BYTES - len(head)]
+                if len(head) >= _CHALLENGE_SCAN_BYTES:
+                    break
+        except DecodingError:
+            pass  # an undecodable error page is just not a challenge page
+        return bytes(head)
 
     async def _read_capped(self, url: str, resp: httpx.Response, attempt: int) -> bytes:
+        """The decoded body, refused as soon as the decoded bytes exceed ``max_bytes``."""
         cap = self.settings.max_bytes
         declared = resp.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
@@ -419,16 +437,19 @@ class PoliteClient:
                 status=resp.status_code,
                 attempts=attempt,
             )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise TooLargeError(
-                    url, f"body exceeds {cap} bytes", status=resp.status_code, attempts=attempt
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+        body = bytearray()
+        try:
+            async for chunk in _decoded(resp):
+                if len(body) + len(chunk) > cap:
+                    raise TooLargeError(
+                        url, f"body exceeds {cap} bytes", status=resp.status_code, attempts=attempt
+                    )
+                body += chunk
+        except DecodingError as exc:
+            raise FetchError(
+                url, f"cannot decode the body: {exc}", status=resp.status_code, attempts=attempt
+            ) from None
+        return bytes(body)
 
     # -- results -----------------------------------------------------------------------------
 
@@ -473,6 +494,14 @@ class PoliteClient:
             url, reason, status=status, attempts=attempts,
             hint="the site asks for a browser challenge; policywatch records it and moves on",
         )  # fmt: skip
+
+
+async def _decoded(resp: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as its Content-Encoding decodes it, at most ``decompress.STEP`` bytes a piece."""
+    decoder = decoder_for(resp.headers.get("content-encoding"))
+    async for raw in resp.aiter_raw():
+        for piece in decoder.feed(raw):
+            yield piece
 
 
 def fetch_url(url: str, settings: HttpSettings) -> FetchResult:

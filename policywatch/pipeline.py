@@ -37,6 +37,7 @@ from policywatch.parsing import (
 from policywatch.settings import Config, HttpSettings, SourceSettings
 from policywatch.sources import Candidate
 from policywatch.store import RecordResult, Store, item_hash
+from policywatch.store.healing import run_worker_id
 from policywatch.store.reads import Snapshot
 from policywatch.store.writes import change_of
 from policywatch.summary import (
@@ -317,7 +318,7 @@ def deliver_alerts(
     """
     report = deliver_run(
         rt.store, rt.config.dir / "channels.yaml", config=rt.config.app.delivery,
-        secret_resolver=resolver, worker_id=f"run-{rt.run_id[:12]}",
+        secret_resolver=resolver, worker_id=run_worker_id(rt.run_id),
     )  # fmt: skip
     summary.add_delivery(report)
     return report

@@ -5,9 +5,13 @@ file:line and the allowed keys (see ``policywatch.yamlconf``). The other config 
 own loaders next to the code that uses them (watchlists/taxonomy, channels), all sharing
 ``yamlconf``.
 
-Where config lives: ``--config-dir`` / ``POLICYWATCH_CONFIG_DIR``, else ``./config``, else the
-``config/`` folder of this checkout. Relative paths inside it are relative to the folder that
-holds ``config/`` (the project root).
+Where config lives: ``--config-dir`` / ``POLICYWATCH_CONFIG_DIR``, else ``./config`` when it holds
+``policywatch.yaml`` or ``watchlists.yaml``, else the ``config/`` folder of this checkout. Relative paths inside it (a SQLite ``state_url``, a folder
+source's ``path``) are relative to the folder that holds the config folder (the project folder),
+whatever the current directory. A config folder without the taxonomy files (bodies, sectors,
+companies) uses the shipped ones (``Config.file``).
+
+``check_for_run`` validates every file at once, before a run starts Prefect.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from policywatch.errors import ConfigError
 from policywatch.yamlconf import YamlDoc, load_yaml, substitute_env, validate
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = PACKAGE_ROOT / "config"
+STATE_DIALECTS = ("sqlite", "postgresql")
+STATE_URL_HINT = "use a sqlite:/// file or a postgresql+psycopg:// URL"
 
 # SITES.md §12: the government hosts an issue's links may lead to. "*." entries match subdomains.
 DEFAULT_ALLOWED_HOSTS = (
@@ -105,9 +112,14 @@ class HttpSettings(Section):
     allowed_hosts: list[Annotated[str, AfterValidator(_bare_host)]] = Field(
         default_factory=list, description="added to the built-in allow-list"
     )
+    allow_private_hosts: list[Annotated[str, AfterValidator(_bare_host)]] = Field(
+        default_factory=list,
+        description="allowed hosts that may resolve to private or loopback addresses "
+        "(an intranet mirror); every other name must resolve to public addresses",
+    )
 
     def allow_list(self) -> tuple[str, ...]:
-        return (*DEFAULT_ALLOWED_HOSTS, *self.allowed_hosts)
+        return (*DEFAULT_ALLOWED_HOSTS, *self.allowed_hosts, *self.allow_private_hosts)
 
 
 SECRET_PREFIX = "secret:"
@@ -258,10 +270,42 @@ class NoticeSettings(Section):
         return delays
 
 
+WORKERS_DEPLOYMENT = "workers"  # the name prefect.yaml gives its deployments
+
+
 class ScheduleSettings(Section):
-    cron: str = "0 */6 * * *"
-    timezone: str = "UTC"
-    deployment: str = "policywatch"
+    """check-updates' schedule, used by ``policywatch serve`` and by ``prefect deploy`` alike."""
+
+    cron: str = Field("0 */6 * * *", description="five-field cron expression")
+    timezone: str = Field("UTC", description="IANA time zone of the cron, e.g. Europe/Berlin")
+    deployment: str = Field(
+        "policywatch", min_length=1, description="name of the deployments `serve` registers"
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, cron: str) -> str:
+        if len(cron.split()) != 5:
+            raise ValueError(f"'{cron}' is not a five-field cron expression (e.g. '0 */6 * * *')")
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{zone}' (e.g. UTC, Europe/Berlin)") from None
+        return zone
+
+    @field_validator("deployment")
+    @classmethod
+    def _not_the_workers_name(cls, name: str) -> str:
+        if name == WORKERS_DEPLOYMENT:
+            raise ValueError(f"'{name}' is the name of prefect.yaml's deployments; choose another")
+        return name
 
 
 class DeliverySettings(Section):
@@ -304,8 +348,26 @@ class DeliverySettings(Section):
     )
 
 
+def state_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a state database (without loading SQLAlchemy), or None."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme:
+        return f"'{url}' is not a database URL ({STATE_URL_HINT})"
+    backend = scheme.split("+", 1)[0].lower()
+    if backend not in STATE_DIALECTS:
+        return f"unsupported state database '{backend}' ({STATE_URL_HINT})"
+    return None
+
+
+def _state_url(url: str) -> str:
+    problem = state_url_problem(url)
+    if problem:
+        raise ValueError(problem)
+    return url
+
+
 class AppSettings(Section):
-    state_url: str = "sqlite:///var/state.db"
+    state_url: Annotated[str, AfterValidator(_state_url)] = "sqlite:///var/state.db"
     http: HttpSettings = Field(default_factory=HttpSettings)
     sources: list[SourceSettings] = Field(
         default_factory=lambda: [SourceSettings(name="merics", type="merics")]
@@ -333,7 +395,8 @@ def config_dir(explicit: Path | str | None = None) -> Path:
     if env:
         return Path(env)
     local = Path.cwd() / "config"
-    return local if (local / "policywatch.yaml").exists() else PACKAGE_ROOT / "config"
+    mine = any((local / name).is_file() for name in ("policywatch.yaml", "watchlists.yaml"))
+    return local if mine else SHIPPED_CONFIG
 
 
 class Config:
@@ -376,17 +439,36 @@ class Config:
 
     @cached_property
     def bodies(self) -> BodyIndex:
-        return BodyIndex.load(self.dir / "bodies.yaml")
+        return BodyIndex.load(self.file("bodies.yaml"))
+
+    def file(self, name: str) -> Path:
+        """The config folder's ``name``, or the shipped one when the folder has none (taxonomy)."""
+        own = self.dir / name
+        shipped = SHIPPED_CONFIG / name
+        return own if own.exists() or not shipped.exists() else shipped
 
     def resolve(self, path: str) -> Path:
-        """A path from the config, relative to the project root."""
+        """A path from the config, relative to the project folder (not the current directory)."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.root / p
 
     def state_url(self) -> str:
-        """``POLICYWATCH_STATE_URL`` wins over the config; relative SQLite paths are made absolute."""
+        """``POLICYWATCH_STATE_URL`` wins over the config; a relative SQLite path (any
+        ``sqlite[+driver]:///`` URL) is made absolute against the project folder."""
         url = os.environ.get("POLICYWATCH_STATE_URL") or self.app.state_url
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            url = prefix + str(self.resolve(url[len(prefix) :]))
-        return url
+        scheme, sep, rest = url.partition(":///")
+        if not sep or scheme.split("+", 1)[0].lower() != "sqlite":
+            return url
+        path, query = rest.partition("?")[::2]
+        if not path or path.startswith(("/", ":memory:", "file:")):
+            return url
+        return f"{scheme}:///{self.resolve(path)}" + (f"?{query}" if query else "")
+
+
+def check_for_run(config: Config) -> None:
+    """Validate every config file and the state URL before a run starts (Prefect's start-up
+    takes seconds); one ConfigError lists every problem (file:line each). Warnings, such as an
+    empty watchlists file, are logged."""
+    from policywatch.configcheck import check_all
+
+    check_all(config)

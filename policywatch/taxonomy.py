@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parsers.text import fold, squash
 from policywatch.errors import ConfigError
-from policywatch.settings import PACKAGE_ROOT, Config
+from policywatch.settings import Config
 from policywatch.yamlconf import YamlDoc, load_yaml, unknown_name, validate
 
 M = TypeVar("M", bound=BaseModel)
@@ -126,13 +126,7 @@ def load_taxonomy(config: Config) -> Taxonomy:
 
 def taxonomy_paths(config: Config) -> tuple[Path, Path]:
     """The config folder's taxonomy files; the shipped ones when a folder has none of its own."""
-    return _own_or_shipped(config, SECTORS_FILE), _own_or_shipped(config, COMPANIES_FILE)
-
-
-def _own_or_shipped(config: Config, name: str) -> Path:
-    own = config.dir / name
-    shipped = PACKAGE_ROOT / "config" / name
-    return own if own.exists() or not shipped.exists() else shipped
+    return config.file(SECTORS_FILE), config.file(COMPANIES_FILE)
 
 
 def load_taxonomy_files(sectors_path: Path, companies_path: Path) -> Taxonomy:

@@ -10,6 +10,7 @@ reported at once.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -22,6 +23,8 @@ from policywatch.errors import ConfigError
 from policywatch.settings import Config
 from policywatch.taxonomy import Taxonomy, load_taxonomy
 from policywatch.yamlconf import YamlDoc, dotted, load_yaml, unknown_name, validate
+
+log = logging.getLogger("policywatch.watchlists")
 
 WATCHLISTS_FILE = "watchlists.yaml"
 CHANNELS_FILE = "channels.yaml"
@@ -130,9 +133,15 @@ def load_watchlists(
 
 
 def read_watchlists(
-    path: Path, *, taxonomy: Taxonomy, bodies: BodyIndex, channels: list[str] | None
+    path: Path,
+    *,
+    taxonomy: Taxonomy,
+    bodies: BodyIndex,
+    channels: list[str] | None,
+    warn_empty: bool = True,
 ) -> list[Watchlist]:
-    """Validate one watchlists file; ``channels=None`` means channels.yaml is missing."""
+    """Validate one watchlists file; ``channels=None`` means channels.yaml is missing. An empty
+    file is logged as a warning (once per process) unless the caller reports it itself."""
     doc = load_yaml(path)
     try:
         data = validate(doc, WatchlistsFile)
@@ -146,7 +155,25 @@ def read_watchlists(
     errors = _problems(doc, data.watchlists, taxonomy, bodies, channels)
     if errors:
         raise ConfigError("\n".join(errors), hint=f"fix {path} and run `policywatch check-config`")
+    if not data.watchlists and warn_empty:
+        _warn_empty(path)
     return data.watchlists
+
+
+_warned: set[Path] = set()
+
+
+def _warn_empty(path: Path) -> None:
+    """Once per file and process: a run with no watchlist matches nothing and alerts nobody."""
+    key = path.resolve()
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("%s: %s", path, EMPTY_WARNING)
+
+
+EMPTY_WARNING = (
+    "no watchlists: runs will match nothing and send no alert (add one under `watchlists:`)"
+)
 
 
 def _readable(data: object) -> list[Watchlist]:

@@ -91,13 +91,66 @@ def load_yaml(path: Path) -> YamlDoc:
     try:
         node, data = _compose_and_construct(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem or exc}") from None
+        line, what, hint = syntax_error(exc, text.splitlines())
+        fix = f" ({hint})" if hint else ""
+        raise ConfigError(f"{path}:{line}: invalid YAML: {what}{fix}") from None
     lines: dict[Loc, int] = {}
     if node is not None:
         _walk(node, (), lines)
     return YamlDoc(path=path, data=data if data is not None else {}, lines=lines)
+
+
+_INDENT_HINT = "entries of one mapping or list start in the same column; indent with spaces"
+
+
+def syntax_error(exc: yaml.MarkedYAMLError, lines: Sequence[str]) -> tuple[int, str, str | None]:
+    """The line a YAML syntax error really is on, what is wrong there, and how to fix it.
+
+    The parser notices many mistakes only on the next line (a key without ':', a quote or a
+    bracket never closed); the line where the mistake starts is then the context mark, or
+    the line before."""
+    context, problem = exc.context or "", exc.problem or str(exc)
+    at = exc.problem_mark.line if exc.problem_mark else 0
+    start = exc.context_mark.line if exc.context_mark else at
+    if "tab" in problem or "\t" in _indent(lines, at):
+        return at + 1, "a tab in the indentation", "indent with spaces; YAML does not allow tabs"
+    if "simple key" in context:
+        return start + 1, "a key without ':'", "write 'key: value' (a space after the colon)"
+    if "quoted scalar" in context:
+        return start + 1, "a quote opened on this line is never closed", "close the quote"
+    if "flow sequence" in context or "flow mapping" in context:
+        bracket = "[ ... ]" if "sequence" in context else "{ ... }"
+        return start + 1, "a bracket opened on this line is never closed", f"write {bracket}"
+    if "mapping values are not allowed" in problem:
+        before = _previous_content_line(lines, at)
+        if before is not None and not _has_key(lines[before]):
+            return before + 1, "a key without ':'", "write 'key: value' (a space after the colon)"
+        return (
+            at + 1,
+            "the indentation does not line up",
+            _INDENT_HINT + "; quote a value with ': '",
+        )
+    if "block end" in problem or "expected key" in problem or "'-' indicator" in problem:
+        return at + 1, "the indentation does not line up", _INDENT_HINT
+    return at + 1, problem, None
+
+
+def _indent(lines: Sequence[str], index: int) -> str:
+    line = lines[index] if 0 <= index < len(lines) else ""
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _previous_content_line(lines: Sequence[str], index: int) -> int | None:
+    for i in range(min(index, len(lines)) - 1, -1, -1):
+        if lines[i].strip() and not lines[i].lstrip().startswith("#"):
+            return i
+    return None
+
+
+def _has_key(line: str) -> bool:
+    """Whether a line holds ``key:`` (a list dash alone, ``- value``, holds none either)."""
+    body = line.split(" #", 1)[0].strip()
+    return body.endswith(":") or ": " in body
 
 
 def closest(name: str, known: Iterable[str]) -> str | None:

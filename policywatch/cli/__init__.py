@@ -6,7 +6,7 @@ import time
 
 STARTED = time.perf_counter()  # `policywatch -v run` reports the time spent on imports
 
-from policywatch.cli import alerts, config, fetch, match, notices, parse, run  # noqa: E402, F401  (registers commands)
+from policywatch.cli import alerts, config, fetch, init, match, notices, parse, run  # noqa: E402, F401  (registers commands)
 from policywatch.cli._app import app, fail  # noqa: E402
 from policywatch.errors import PolicywatchError  # noqa: E402
 

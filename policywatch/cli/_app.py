@@ -27,6 +27,19 @@ err_console = Console(stderr=True)
 
 _state: dict[str, Any] = {}
 
+# Libraries whose own log lines stay out of the CLI output unless -v: apprise logs every failed
+# send in its own words (policywatch reports the failure in one line of its own).
+QUIET_LOGGERS = ("apprise",)
+
+
+class _QuietLibraries(logging.Filter):
+    """Drops the records of ``QUIET_LOGGERS`` unless the CLI runs with ``-v``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _state.get("verbose"):
+            return True
+        return not any(record.name.split(".")[0] == name for name in QUIET_LOGGERS)
+
 
 @app.callback()
 def _main(
@@ -45,6 +58,10 @@ def _main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    _state["verbose"] = verbose
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _QuietLibraries) for f in handler.filters):
+            handler.addFilter(_QuietLibraries())
     _state["config_dir"] = config_dir
     _state.pop("config", None)
 

@@ -109,8 +109,8 @@ def alerts_cmd(
     from policywatch.store import Store
 
     config = get_config()
-    try:
-        with Store.open(config.state_url()) as store:
+    try:  # read-only: never creates a state database
+        with Store.open(config.state_url(), create=False) as store:
             rows = list_alerts(store, status=status.value if status else None, limit=limit)
             totals = outbox_totals(store)
     except PolicywatchError as exc:

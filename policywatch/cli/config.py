@@ -3,7 +3,9 @@
 ``check-config`` reads every file of the config folder, reports every problem of every file at
 once (file:line each) and exits 2 when there is any, so it can guard a deploy or a CI job. A
 channel that is disabled on this machine (its ``${VAR}`` is not set) is listed with the reason
-and makes the exit code 1: the config is valid, but that channel would not deliver.
+and makes the exit code 1: the config is valid, but that channel would not deliver. The checks
+themselves are ``policywatch.configcheck`` (shared with ``run``); a folder without the taxonomy
+files is checked against the shipped ones, and says so.
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ CHANNELS_FILE = "channels.yaml"
 WATCHLISTS_FILE = "watchlists.yaml"
 
 
+WARNING = "warning: "
+
+
 class _Report:
-    """Collects one line per file: ok, a note, or its errors; and the warnings to list."""
+    """Collects one line per file: ok, a note, a warning, or its errors; and the warnings
+    (disabled channels) to list at the end."""
 
     def __init__(self) -> None:
         self.errors: list[str] = []
@@ -42,6 +48,9 @@ class _Report:
                 f"FAIL {label} ({len(lines)} problem(s))", markup=False, soft_wrap=True
             )
             return False
+        if note and note.startswith(WARNING):
+            err_console.print(f"warn {label}  ({note})", markup=False, soft_wrap=True)
+            return True
         console.print(
             f"ok   {label}" + (f"  ({note})" if note else ""), markup=False, soft_wrap=True
         )
@@ -49,10 +58,13 @@ class _Report:
 
 
 def _check_app(config: Config) -> str | None:
+    from policywatch.configcheck import check_app
+
+    app_settings = check_app(config)
+    state = f"state at {_masked(config.state_url())}"
     if not (config.dir / "policywatch.yaml").exists():
-        return "not found, using the defaults"
-    app_settings = config.app
-    return f"{len(app_settings.sources)} source(s), state at {_masked(config.state_url())}"
+        return f"not found, using the defaults; {state}"
+    return f"{len(app_settings.sources)} source(s), {state}"
 
 
 def _masked(url: str) -> str:
@@ -67,21 +79,13 @@ def _masked(url: str) -> str:
 
 
 def _check_bodies(config: Config) -> str | None:
-    from policywatch.taxonomy import BodiesFile
-    from policywatch.yamlconf import load_yaml, validate
+    from policywatch.configcheck import check_bodies
 
-    doc = load_yaml(config.dir / "bodies.yaml")
-    data = validate(doc, BodiesFile)
-    seen: dict[str, int] = {}
-    dupes = []
-    for i, body in enumerate(data.bodies):
-        if body.id in seen:
-            where = doc.where(("bodies", i, "id"))
-            dupes.append(f"{where}: bodies[{i}].id: duplicate body id '{body.id}'")
-        seen.setdefault(body.id, i)
-    if dupes:
-        raise ConfigError("\n".join(dupes))
-    return f"{len(data.bodies)} bodies"
+    return f"{check_bodies(config)} bodies" + _shipped(config, "bodies.yaml")
+
+
+def _shipped(config: Config, name: str) -> str:
+    return "" if config.file(name).parent == config.dir else f"; shipped, not in {config.dir}"
 
 
 def _check_channels(config: Config, resolve_env: bool, report: _Report) -> str | None:
@@ -100,20 +104,19 @@ def _check_channels(config: Config, resolve_env: bool, report: _Report) -> str |
     return f"{len(channels) - len(disabled)} channel(s) ready: {shown or '-'}{off}"
 
 
-def _check_watchlists(config: Config, path: Path, taxonomy: Taxonomy | None) -> str | None:
-    from policywatch.watchlists import WatchlistsFile, channel_names, read_watchlists
-    from policywatch.yamlconf import load_yaml, validate
+def _check_watchlists(config: Config, taxonomy: Taxonomy | None) -> str | None:
+    from policywatch.configcheck import check_watchlists
+    from policywatch.watchlists import EMPTY_WARNING
 
-    if taxonomy is None:
-        data = validate(load_yaml(path), WatchlistsFile)
-        return f"{len(data.watchlists)} watchlist(s); references not checked (taxonomy has errors)"
-    lists = read_watchlists(
-        path,
-        taxonomy=taxonomy,
-        bodies=config.bodies,
-        channels=channel_names(config.dir / CHANNELS_FILE),
+    found = check_watchlists(config, taxonomy, warn=False)  # reported on its own line below
+    if found == 0:
+        return WARNING + EMPTY_WARNING
+    note = f"{found} watchlist(s)"
+    return (
+        note
+        if taxonomy is not None
+        else note + "; references not checked (taxonomy or bodies have errors)"
     )
-    return f"{len(lists)} watchlist(s)"
 
 
 @app.command("check-config")
@@ -132,19 +135,20 @@ def check_config(
     config = get_config()
     report = _Report()
     report.check(str(config.dir / "policywatch.yaml"), lambda: _check_app(config))
-    report.check(str(config.dir / "bodies.yaml"), lambda: _check_bodies(config))
+    bodies_ok = report.check(str(config.file("bodies.yaml")), lambda: _check_bodies(config))
     sectors, companies = taxonomy_paths(config)
     holder: list[Taxonomy] = []
 
     def taxonomy_step() -> str:
         holder.append(load_taxonomy_files(sectors, companies))
-        return f"{len(holder[0].sectors)} sectors, {len(holder[0].companies)} companies"
+        found = f"{len(holder[0].sectors)} sectors, {len(holder[0].companies)} companies"
+        return found + _shipped(config, "sectors.yaml")
 
     report.check(f"{sectors}, {companies}", taxonomy_step)
     report.check(str(config.dir / CHANNELS_FILE), lambda: _check_channels(config, env, report))
     watchlists = config.dir / WATCHLISTS_FILE
-    taxonomy = holder[0] if holder else None
-    report.check(str(watchlists), lambda: _check_watchlists(config, watchlists, taxonomy))
+    taxonomy = holder[0] if holder and bodies_ok else None
+    report.check(str(watchlists), lambda: _check_watchlists(config, taxonomy))
     for line in report.warnings:
         err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     if report.errors:

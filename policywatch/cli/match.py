@@ -219,7 +219,7 @@ def _backtest_table(result: dict[str, dict[str, Any]]) -> Table:
 def _run_backtest(config: Config, matcher: Matcher, since: dt.date | None, fmt: Format) -> None:
     from policywatch.store import Store
 
-    with Store.open(config.state_url()) as store:
+    with Store.open(config.state_url(), create=False) as store:  # read only: never creates one
         result = backtest(store.items(since=since), matcher)
     if fmt is Format.json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))

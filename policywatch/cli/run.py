@@ -174,7 +174,10 @@ def run(
     ] = True,
 ) -> None:
     """Run check-updates once (on Prefect's ephemeral API unless PREFECT_API_URL is set)."""
+    from policywatch.settings import check_for_run
+
     try:
+        check_for_run(get_config())  # every config problem at once, before Prefect starts
         summary = run_check_updates(
             dry_run=dry_run, since=since.date() if since else None, sources=source or None,
             deliver=deliver,

@@ -29,9 +29,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from policywatch.errors import StateError
 from policywatch.models import Alert, Change, IssueMeta, Notice, PolicyItem
-from policywatch.store.engine import make_engine, write_tx
-from policywatch.store.locks import LOCK_TTL, hold_lock
-from policywatch.store.migrations import migrate
+from policywatch.store import healing
+from policywatch.store.engine import make_engine, require_state, write_tx
+from policywatch.store.holder import current
+from policywatch.store.locks import LOCK_TTL, LOCK_WAIT, LockRow, hold_lock, read_holder
+from policywatch.store.migrations import migrate, pending
 from policywatch.store.reads import Snapshot, read_snapshot
 from policywatch.store.schema import (
     alerts,
@@ -123,11 +125,19 @@ class Store:
             self.statements += 1
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (creating and upgrading as needed) the state database at ``url``."""
-        engine = make_engine(url)
+    def open(cls, url: str, *, create: bool = True) -> Store:
+        """Open the state database at ``url``, creating and upgrading it as needed.
+
+        ``create=False`` is for read-only commands (backtests, listings): a database that does
+        not exist yet is a StateError (one line), never an empty one created as a side effect;
+        an existing one is only written to when its schema needs an upgrade.
+        """
+        engine = make_engine(url, create=create)
         try:
-            migrate(engine)
+            if not create:
+                require_state(engine)
+            if create or pending(engine):
+                migrate(engine)
         except sa.exc.OperationalError as exc:
             engine.dispose()
             where = engine.url.render_as_string(hide_password=True)
@@ -168,16 +178,29 @@ class Store:
 
     @contextmanager
     def run_lock(
-        self, owner: str, *, wait: float = 30.0, name: str = "run", ttl: float = LOCK_TTL
+        self, owner: str, *, wait: float = LOCK_WAIT, name: str = "run", ttl: float = LOCK_TTL
     ) -> Iterator[None]:
-        """Hold the database's run lock; waits up to ``wait`` seconds, then raises StateError.
+        """Hold the database's run lock as ``owner`` (the run id); waits up to ``wait`` seconds
+        for a live holder, then raises StateError naming it (pid and host).
 
+        A holder that crashed on this host is taken over at once, its ``runs`` row closed as
+        ``crashed`` and its outbox claims released (see ``policywatch.store.locks``).
         PostgreSQL: a session advisory lock (released by the server if the process dies).
-        SQLite: a row in ``locks`` kept alive by a heartbeat; a crashed run's row expires after
-        ``ttl`` seconds.
+        SQLite: a row in ``locks`` kept alive by a heartbeat; the row of a holder on another
+        host expires ``ttl`` seconds after its last heartbeat.
         """
         with hold_lock(self.engine, name, owner, wait=wait, ttl=ttl):
             yield
+
+    def lock_holder(self, name: str = "run") -> LockRow | None:
+        """Who holds (or, on PostgreSQL, last held) the lock: owner and process, or None."""
+        return read_holder(self.engine, name)
+
+    def heal_crashed_runs(self) -> list[str]:
+        """Close as ``crashed`` every ``running`` run whose process on this host is gone, and
+        release its outbox claims; returns their ids. Taking the run lock does this too."""
+        with self.write() as conn:
+            return healing.sweep(conn, current())
 
     # -- sources ----------------------------------------------------------------------------
 
@@ -412,7 +435,9 @@ class Store:
     # -- runs -------------------------------------------------------------------------------
 
     def start_run(self, run_id: str) -> None:
+        """A ``running`` row naming this process, so a crash can be recognised and closed."""
         row = {"id": run_id, "started_at": utcnow(), "status": "running", "summary": None}
+        row["holder"] = current().to_json()
         with self.write() as conn:
             upsert(conn, runs, row, ["id"])
 

@@ -19,14 +19,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from policywatch.errors import StateError
+from policywatch.settings import STATE_DIALECTS, STATE_URL_HINT
 
-SUPPORTED = ("sqlite", "postgresql")
+SUPPORTED = STATE_DIALECTS
 BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "policywatch_immediate"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for a state URL; SQLite files get their parent folder and pragmas."""
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for a state URL; SQLite files get their parent folder and pragmas.
+
+    ``create=False``: a SQLite file that does not exist is a StateError (connecting would
+    create it), and no folder is made.
+    """
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
@@ -39,11 +44,26 @@ def make_engine(url: str) -> Engine:
     if dialect not in SUPPORTED:
         raise StateError(
             f"unsupported state database '{dialect}' in {_safe(url)}",
-            hint="use a sqlite:/// file or postgresql+psycopg:// URL",
+            hint=STATE_URL_HINT,
         )
     if dialect == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, create)
     return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+_NO_STATE_HINT = (
+    "nothing has been recorded there yet: run `policywatch run` first, or point "
+    "POLICYWATCH_STATE_URL / state_url at the database your runs use"
+)
+
+
+def require_state(engine: Engine) -> None:
+    """A StateError unless the database holds policywatch state (its migrations table)."""
+    with engine.connect() as conn:
+        if sa.inspect(conn).has_table("schema_migrations"):
+            return
+    where = engine.url.render_as_string(hide_password=True)
+    raise StateError(f"no policywatch state in {where}", hint=_NO_STATE_HINT)
 
 
 def _safe(url: str) -> str:
@@ -54,10 +74,13 @@ def _safe(url: str) -> str:
         return "<unparseable URL>"
 
 
-def _sqlite_engine(url: sa.URL) -> Engine:
+def _sqlite_engine(url: sa.URL, create: bool) -> Engine:
     db = url.database
     if db and db != ":memory:" and not db.startswith("file:"):
-        Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(db).expanduser()
+        if not create and not path.is_file():
+            raise StateError(f"no state database at {path}", hint=_NO_STATE_HINT)
+        path.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @sa.event.listens_for(engine, "connect")

@@ -221,12 +221,19 @@ def _merged(key: str, rows: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+def _holders(conn: Connection) -> None:
+    """0006: the process behind a lock and a run, so a crashed one on this host is seen at once."""
+    conn.exec_driver_sql("ALTER TABLE locks ADD COLUMN holder TEXT")
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN holder TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_alert_claims", _alert_claims),
     ("0003_item_previous_data", _item_previous_data),
     ("0004_notice_backoff", _notice_backoff),
     ("0005_outbox_item_channel", _outbox_item_channel),
+    ("0006_holders", _holders),
 ]
 
 
@@ -243,6 +250,15 @@ def _up_to_date(engine: Engine, known: list[str]) -> bool:
 
 def applied(conn: Connection) -> set[str]:
     return set(conn.execute(sa.select(schema_migrations.c.name)).scalars())
+
+
+def pending(engine: Engine) -> list[str]:
+    """The migrations this database still lacks (read only: nothing is created)."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("schema_migrations"):
+            return [name for name, _ in MIGRATIONS]
+        done = applied(conn)
+    return [name for name, _ in MIGRATIONS if name not in done]
 
 
 def migrate(engine: Engine, *, upto: str | None = None) -> list[str]:

@@ -192,6 +192,8 @@ runs = sa.Table(
     sa.Column("finished_at", UtcDateTime()),
     sa.Column("status", sa.String(40), nullable=False),
     sa.Column("summary", JsonText()),
+    # added by migration 0006_holders: the process that runs the run (policywatch.store.holder)
+    sa.Column("holder", JsonText(), comment="host, boot id, pid, start time of the process"),
 )
 
 locks = sa.Table(
@@ -201,4 +203,6 @@ locks = sa.Table(
     sa.Column("owner", sa.Text, nullable=False),
     sa.Column("acquired_at", UtcDateTime(), nullable=False),
     sa.Column("expires_at", UtcDateTime(), nullable=False),
+    # added by migration 0006_holders: the process that holds the lock (policywatch.store.holder)
+    sa.Column("holder", JsonText(), comment="host, boot id, pid, start time of the process"),
 )

@@ -33,7 +33,7 @@ def test_prefect_yaml_deploys_to_a_work_pool_and_a_worker_runs_it(
     # Same file, other names, so this test does not replace the served deployments.
     text = (repo_root / "prefect.yaml").read_text(encoding="utf-8")
     text = text.replace("name: policywatch\n    work_queue", "name: pw-test-pool\n    work_queue")
-    text = text.replace("  - name: policywatch\n", "  - name: pool-test\n")
+    text = text.replace("  - name: workers\n", "  - name: pool-test\n")
     custom = tmp_path / "prefect.yaml"
     custom.write_text(text, encoding="utf-8")
     env = child_env(prefect_server, {**world.env, "POLICYWATCH_HOME": str(repo_root)})

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from policywatch.models import Alert, IssueMeta, Notice, PolicyItem, Reason, WatchlistReasons
 from policywatch.store import RecordResult, Store
 
+WORKER = Path(__file__).with_name("store_worker.py")
 ISSUE_ID = "https://merics.org/en/newsletter/test-issue"
 META = IssueMeta(title="China Industries test issue", published=dt.date(2024, 10, 2))
 
@@ -69,3 +75,33 @@ def record(store: Store, items: list[PolicyItem], **kwargs: object) -> RecordRes
 def count(store: Store, table: str) -> int:
     with store.read() as conn:
         return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def spawn(url: str, mode: str, owner: str = "worker") -> subprocess.Popen[str]:
+    """``store_worker.py`` in a child process (see its docstring for the modes)."""
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), url, mode, owner],
+        cwd=WORKER.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_ready(proc: subprocess.Popen[str]) -> list[str]:
+    """The worker's READY line, split (``READY`` and what it reports), or the test fails."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("READY"):
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        pytest.fail(f"worker did not get ready: {line!r} {err}")
+    return line.split()
+
+
+def kill_when_ready(proc: subprocess.Popen[str]) -> list[str]:
+    """``kill -9`` the worker once it is ready, and reap it."""
+    words = wait_ready(proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    return words

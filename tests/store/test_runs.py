@@ -3,49 +3,24 @@
 from __future__ import annotations
 
 import json
-import logging
-import signal
-import subprocess
-import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import ISSUE_ID, count, make_alert, make_item, make_notice, record
+from store_helpers import (
+    ISSUE_ID,
+    count,
+    kill_when_ready,
+    make_alert,
+    make_item,
+    make_notice,
+    record,
+    spawn,
+)
 
 import policywatch.store.core as store_module
 from policywatch.errors import StateError
 from policywatch.store import Store
-
-WORKER = Path(__file__).with_name("store_worker.py")
-
-
-def _spawn(url: str, mode: str, owner: str = "worker") -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), url, mode, owner],
-        cwd=WORKER.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _kill_when_ready(proc: subprocess.Popen[str]) -> None:
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if line.strip() != "READY":
-        proc.kill()
-        _, err = proc.communicate(timeout=10)
-        pytest.fail(f"worker did not get ready: {line!r} {err}")
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=10)
-
-
-@pytest.fixture
-def lock_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="policywatch.store")
-    return caplog
 
 
 def _nothing_recorded(store: Store) -> None:
@@ -75,7 +50,7 @@ def test_links_to_unrecorded_items_are_refused_before_writing(store: Store) -> N
 
 def test_process_killed_mid_record_leaves_database_consistent(store: Store) -> None:
     url = store.engine.url.render_as_string(hide_password=False)
-    _kill_when_ready(_spawn(url, "hang-in-record"))
+    kill_when_ready(spawn(url, "hang-in-record"))
     _nothing_recorded(store)
     if store.dialect == "sqlite":
         with store.engine.connect() as conn:
@@ -83,75 +58,6 @@ def test_process_killed_mid_record_leaves_database_consistent(store: Store) -> N
     result = record(store, [make_item("item-1"), make_item("item-2")], alerts=[make_alert()])
     assert dict(result.items) == {"new": 2}
     assert result.alerts_enqueued == 1
-
-
-def test_lock_of_a_killed_run_is_freed(store: Store, lock_log: pytest.LogCaptureFixture) -> None:
-    url = store.engine.url.render_as_string(hide_password=False)
-    _kill_when_ready(_spawn(url, "hold-lock", "crashed-run"))
-    with store.run_lock("next-run", wait=20):
-        holder = _lock_owner(store)
-    assert holder is not None
-    assert holder.startswith("next-run")
-    assert _lock_owner(store) is None
-
-
-def _lock_owner(store: Store) -> str | None:
-    with store.read() as conn:
-        return conn.exec_driver_sql("SELECT owner FROM locks").scalar_one_or_none()
-
-
-def test_second_run_gives_up_with_a_logged_message(
-    store_url: str, lock_log: pytest.LogCaptureFixture
-) -> None:
-    with Store.open(store_url) as first, Store.open(store_url) as second:
-        with first.run_lock("run-A"), pytest.raises(StateError) as info:  # noqa: SIM117
-            with second.run_lock("run-B", wait=0.3):
-                pytest.fail("second run got the lock while the first held it")
-        assert "another run holds the lock" in str(info.value)
-        assert "run-A" in str(info.value)
-        messages = [r.getMessage() for r in lock_log.records]
-        assert any(m.startswith("waiting for run lock 'run' held by run-A") for m in messages)
-        assert any(m.startswith("gave up waiting for run lock") for m in messages)
-        with second.run_lock("run-B", wait=0):  # released: no waiting now
-            pass
-
-
-def test_second_run_waits_then_proceeds(store_url: str, lock_log: pytest.LogCaptureFixture) -> None:
-    holding, release = threading.Event(), threading.Event()
-    first, second = Store.open(store_url), Store.open(store_url)
-    got: list[str] = []
-
-    def run_a() -> None:
-        with first.run_lock("run-A"):
-            holding.set()
-            release.wait(20)
-            got.append("A")
-
-    def run_b() -> None:
-        with second.run_lock("run-B", wait=20):
-            got.append("B")
-
-    threads = [threading.Thread(target=run_a), threading.Thread(target=run_b)]
-    threads[0].start()
-    assert holding.wait(20)
-    threads[1].start()
-    _wait_for_log(lock_log, "waiting for run lock 'run' held by run-A", threads[1])
-    release.set()
-    for t in threads:
-        t.join(20)
-    first.close()
-    second.close()
-    assert got == ["A", "B"]
-    assert any("acquired run lock 'run' after waiting" in r.getMessage() for r in lock_log.records)
-
-
-def _wait_for_log(log: pytest.LogCaptureFixture, text: str, thread: threading.Thread) -> None:
-    done = threading.Event()
-    while not done.wait(0.05):
-        if any(text in r.getMessage() for r in log.records):
-            return
-        if not thread.is_alive():
-            pytest.fail(f"log line never came: {text!r}")
 
 
 def test_concurrent_opens_of_a_fresh_database(store_url: str) -> None:
@@ -173,7 +79,7 @@ def test_concurrent_opens_of_a_fresh_database(store_url: str) -> None:
 
 def test_two_processes_do_not_double_record(store: Store) -> None:
     url = store.engine.url.render_as_string(hide_password=False)
-    procs = [_spawn(url, "run", f"run-{n}") for n in (1, 2)]
+    procs = [spawn(url, "run", f"run-{n}") for n in (1, 2)]
     outputs = []
     for proc in procs:
         out, err = proc.communicate(timeout=60)
