@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Section = Literal["top", "policy_news", "corporate_news"]
+Section = Literal["top", "policy_news", "corporate_news", "notice"]
 NoticeStatus = Literal["ok", "not_found", "blocked", "error", "gave_up"]
 
 

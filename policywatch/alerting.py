@@ -25,6 +25,7 @@ from policywatch.models import (
     Policy,
     PolicyItem,
     Reason,
+    Relation,
     WatchlistReasons,
 )
 from policywatch.notify import Entry
@@ -37,16 +38,24 @@ __all__ = ["build_alerts", "sample_entry"]
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+# item id -> channel -> watchlist -> (relation, note): what an item is for each watchlist that
+# was already alerted to the document behind it (``policywatch.followups``)
+Prior = Mapping[str, Mapping[str, Mapping[str, tuple[Relation, str]]]]
+
+
 def build_alerts(
     watchlists: Mapping[str, Watchlist],
     matches: Iterable[Match],
     items: Sequence[PolicyItem],
     changes: Mapping[str, Change],
     run_id: str,
+    prior: Prior | None = None,
 ) -> list[Alert]:
     """One outbox row per (item, channel); a revision gets its own key, a repeat does not.
 
-    The row is ``instant`` when any of its watchlists is instant, else ``digest``.
+    The row is ``instant`` when any of its watchlists is instant, else ``digest``. With
+    ``prior``, a watchlist already alerted to the document an item comments on gets the item
+    as a follow-up (or leaves it out, with ``follow_ups: false``).
     """
     by_id = {i.id: i for i in items}
     routed: dict[tuple[str, str], list[tuple[Watchlist, Match]]] = {}
@@ -54,10 +63,14 @@ def build_alerts(
         watchlist = watchlists[match.watchlist]
         for channel in dict.fromkeys(watchlist.channels):
             routed.setdefault((match.item_id, channel), []).append((watchlist, match))
-    return [
-        _alert(by_id[item_id], channel, found, _change(changes, item_id), run_id)
-        for (item_id, channel), found in routed.items()
-    ]
+    alerts = []
+    for (item_id, channel), found in routed.items():
+        known = (prior or {}).get(item_id, {}).get(channel, {})
+        kept = [(w, m) for w, m in found if w.follow_ups or w.name not in known]
+        if kept:
+            change = _change(changes, item_id)
+            alerts.append(_alert(by_id[item_id], channel, kept, change, run_id, known))
+    return alerts
 
 
 def _change(changes: Mapping[str, Change], item_id: str) -> Change:
@@ -71,6 +84,7 @@ def _alert(
     found: list[tuple[Watchlist, Match]],
     change: Change,
     run_id: str,
+    known: Mapping[str, tuple[Relation, str]],
 ) -> Alert:
     kind: AlertKind = "instant" if any(w.mode == "instant" for w, _ in found) else "digest"
     groups: dict[str, list[Reason]] = {}
@@ -85,8 +99,17 @@ def _alert(
         kind=kind,
         run_id=run_id,
         change=change,
-        reasons=[WatchlistReasons(watchlist=n, reasons=r) for n, r in groups.items()],
+        reasons=[_group(n, r, known.get(n)) for n, r in groups.items()],
     )
+
+
+def _group(
+    name: str, reasons: list[Reason], known: tuple[Relation, str] | None
+) -> WatchlistReasons:
+    if known is None:
+        return WatchlistReasons(watchlist=name, reasons=reasons)
+    relation, note = known
+    return WatchlistReasons(watchlist=name, reasons=reasons, relation=relation, note=note)
 
 
 # -- the test alert ---------------------------------------------------------------------------

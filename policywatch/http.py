@@ -193,10 +193,13 @@ class PoliteClient:
             self._tls = httpx.create_ssl_context()
         return self._tls
 
-    def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    def _new_client(
+        self, transport: httpx.AsyncBaseTransport | None, proxy: str | None = None
+    ) -> httpx.AsyncClient:
         settings, limit = self.settings, self.settings.per_host_concurrency
         client = httpx.AsyncClient(
             transport=transport,
+            proxy=proxy,
             verify=self._context(),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(
@@ -208,17 +211,20 @@ class PoliteClient:
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             follow_redirects=False,
         )
-        if transport is None:  # an injected transport (the loopback host map) goes where it maps
+        if transport is None and proxy is None:  # the host map and a proxy go where they say
             guard(client, lambda host: host_allowed(host, settings.allow_private_hosts))
         return client
 
-    def _client_for(self, key: str) -> httpx.AsyncClient:
+    def _client_for(self, url: str) -> httpx.AsyncClient:
         if self._shared is not None:
             return self._shared
+        key = host_key(url)
         client = self._clients.get(key)
         if client is None:
-            transport = self._factory(self._context()) if self._factory is not None else None
-            client = self._clients[key] = self._new_client(transport)
+            proxy = self.settings.proxy_for(httpx.URL(url).host)
+            factory = self._factory if proxy is None else None
+            transport = factory(self._context()) if factory is not None else None
+            client = self._clients[key] = self._new_client(transport, proxy)
         return client
 
     async def __aenter__(self) -> PoliteClient:
@@ -404,7 +410,7 @@ class PoliteClient:
 
     async def _send(self, url: str, headers: dict[str, str], attempt: int) -> _Response:
         log.debug("GET %s (attempt %d)", url, attempt)
-        client = self._client_for(host_key(url))
+        client = self._client_for(url)
         async with client.stream("GET", url, headers=headers) as resp:
             content = b""
             if 200 <= resp.status_code < 300:

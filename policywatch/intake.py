@@ -26,16 +26,20 @@ from parsers.errors import ParseError
 from parsers.notices.base import error_notice
 from parsers.records import Notice
 from policywatch import pipeline as p
+from policywatch.alerting import Prior
 from policywatch.errors import FetchError
+from policywatch.followups import commentary, finals
 from policywatch.http import FetchResult, PoliteClient
 from policywatch.jobs import ParsedPage
-from policywatch.models import Change
+from policywatch.models import Alert, Change
+from policywatch.notice_items import draft, family_of, identity_of, notice_issue
 from policywatch.notices import Fetched, fetch_one
 from policywatch.pool import Pool
 from policywatch.settings import Config, NoticeSettings, SourceSettings
 from policywatch.sources import Candidate, SourceState, Verdict, list_candidates, settle
 from policywatch.sources.imap import settle_mailbox
 from policywatch.sources.merics import page_url, verdict_for
+from policywatch.store.documents import AlertedDocument, Document
 from policywatch.store.reads import NoticeState, Snapshot
 from policywatch.store.writes import NoticeRetry, notice_row
 from policywatch.summary import IssueOutcome, NoticeRow, RunSummary, SourceOutcome
@@ -116,6 +120,7 @@ class Intake:
     _notices: dict[str, asyncio.Future[Notice]] = field(default_factory=dict)
     _rows: list[dict[str, Any]] = field(default_factory=list)
     _flush: asyncio.Lock = field(default_factory=asyncio.Lock)
+    alerted: list[AlertedDocument] = field(default_factory=list)  # for follow-ups (see run_intake)
 
     # -- sources --------------------------------------------------------------------------
 
@@ -164,6 +169,8 @@ class Intake:
     async def _process(self, candidate: Candidate) -> IssueResult:
         if candidate.error is not None:  # listed, but unreadable (a mail with no document)
             raise IssueFailed(self.failed(candidate, candidate.error))
+        if candidate.kind == "notice":
+            return await self._process_notice(candidate)
         candidate = await self._read(candidate)
         page = await self._parse(candidate)
         if candidate.labelled and page.kind is not None:
@@ -248,7 +255,10 @@ class Intake:
         matches = [] if known else p.match_items(
             rt.matcher, fetched, changes, notices, links, force=self.force
         )  # fmt: skip
-        alerts = p.build_alerts(rt.watchlists, matches, fetched.issue.items, changes, rt.run_id)
+        prior = commentary(fetched.issue.items, _cited(notices, links), self.alerted)
+        alerts = p.build_alerts(
+            rt.watchlists, matches, fetched.issue.items, changes, rt.run_id, prior
+        )
         p.summarise_issue(part, fetched, changes, notices, matches)
         if self.dry_run:
             return
@@ -257,6 +267,56 @@ class Intake:
         )
         part.count_enqueued(alerts, record.enqueued_keys)
         await self.flush_notices(force=False)
+
+    # -- a ministry notice ----------------------------------------------------------------
+
+    async def _process_notice(self, candidate: Candidate) -> IssueResult:
+        """A ministry list entry: its notice read (once per run, with backoff), then matched
+        and recorded as a one-item issue of section ``notice``."""
+        url = candidate.url or candidate.key
+        state = await asyncio.to_thread(self.rt.store.snapshot, "", [], [url])
+        [notice] = await self.notices([url], state)
+        if notice.status != "ok":
+            reason = f"{notice.status}: {notice.error or 'not readable'}"
+            verdict: Verdict = "done" if notice.status == "gave_up" else "failed"
+            result = self.failed(candidate, reason)
+            return IssueResult(candidate, verdict, reason, result.summary, candidate.published)
+        part = RunSummary(run_id=self.rt.run_id, dry_run=self.dry_run)
+        await self._handle_notice(notice, candidate, part)
+        return IssueResult(candidate, "done", "", part, notice.published or candidate.published)
+
+    async def _handle_notice(self, notice: Notice, candidate: Candidate, part: RunSummary) -> None:
+        rt, source = self.rt, self._source(candidate.source)
+        issue = notice_issue(notice, source.site or source.name if source else candidate.source)
+        fetched = p.tag_issue(p.FetchedIssue(candidate.source, notice.url, issue, ""), rt.taxonomy)
+        [item] = fetched.issue.items
+        snap = await asyncio.to_thread(rt.store.snapshot, notice.url, [item.id], [])
+        changes = p.changes_from(snap, [item])
+        if snap.item_issue.get(item.id, notice.url) != notice.url:
+            # the same document read first on another site (gov.cn's library, a ministry):
+            # one document, one item; the first copy stays as it was
+            p.summarise_issue(part, fetched, {item.id: "unchanged"}, [notice], [])
+            return
+        links = {item.id: [notice.url]}
+        matches = [] if changes[item.id] == "unchanged" and not self.force else p.match_items(
+            rt.matcher, fetched, changes, [notice], links, force=self.force
+        )  # fmt: skip
+        prior: Prior = {}
+        if matches and not draft(notice):
+            prior = finals(
+                item, await asyncio.to_thread(rt.store.drafts_alerted, family_of(notice))
+            )
+        alerts = p.build_alerts(rt.watchlists, matches, [item], changes, rt.run_id, prior)
+        p.summarise_issue(part, fetched, changes, [notice], matches)
+        if self.dry_run:
+            return
+        record = await asyncio.to_thread(
+            p.record_issue, rt.store, fetched, snap, [notice], links, alerts, rt.run_id,
+            document_of(notice, item.id),
+        )  # fmt: skip
+        part.count_enqueued(alerts, record.enqueued_keys)
+        added = set(record.enqueued_keys)
+        self.alerted += [alerted_now(a, notice) for a in alerts if a.key in added]
 
     # -- notices --------------------------------------------------------------------------
 
@@ -344,6 +404,26 @@ class Intake:
                 await asyncio.to_thread(self.rt.store.record_notices, rows)
 
 
+def _cited(notices: Sequence[Notice], links: dict[str, list[str]]) -> dict[str, list[Notice]]:
+    by_url = {n.url: n for n in notices}
+    return {item: [by_url[u] for u in urls if u in by_url] for item, urls in links.items()}
+
+
+def document_of(notice: Notice, item_id: str) -> Document:
+    return Document(
+        identity=identity_of(notice), family=family_of(notice), is_draft=draft(notice),
+        item_id=item_id, url=notice.url, title=notice.title, doc_number=notice.doc_number,
+        published=notice.published,
+    )  # fmt: skip
+
+
+def alerted_now(alert: Alert, notice: Notice) -> AlertedDocument:
+    """An alert enqueued in this run, as the follow-up check sees alerts of earlier runs."""
+    names = tuple(g.watchlist for g in alert.reasons)
+    label = notice.doc_number or notice.title or notice.url
+    return AlertedDocument(alert.item_id, alert.channel, names, dt.date.today(), label)
+
+
 def _done(value: Notice) -> asyncio.Future[Notice]:
     future: asyncio.Future[Notice] = asyncio.get_running_loop().create_future()
     future.set_result(value)
@@ -388,11 +468,19 @@ async def run_intake(
         on_listed(summary)
     p.check_reachable(summary.sources)
     candidates = [c for found, _, _ in listed for c in found]
-    results = await process_all(intake, candidates, runners.issue)
+    notices = [c for c in candidates if c.kind == "notice"]
+    if notices or any(s.type == "ministry" for s in intake.rt.config.app.sources):
+        intake.alerted = await asyncio.to_thread(intake.rt.store.alerted_documents)
+    # a ministry's own notices first: a MERICS story in the same run then follows up on them
+    results = await process_all(intake, notices, runners.issue)
+    results += await process_all(
+        intake, [c for c in candidates if c.kind != "notice"], runners.issue
+    )
     for source, (_, state, outcome) in zip(sources, listed, strict=True):
         if outcome.ok:
             mine = [r for r in results if r.candidate.source == source.name]
             await intake.settle_source(source, state, mine)
+    await intake.flush_notices()  # before the retry step, which looks for notices not written
     done = {r.summary.issues[0].url for r in results if r.summary and r.summary.issues}
     retried = await runners.notices("retry notices", lambda: intake.retry_notices(done))
     await intake.flush_notices()

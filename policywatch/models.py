@@ -74,11 +74,21 @@ class Match(_Model):
     reasons: list[Reason]
 
 
+Relation = Literal["new", "follow_up", "final"]
+
+
 class WatchlistReasons(_Model):
-    """One watchlist that matched an alert's item, and why (an alert names every such watchlist)."""
+    """One watchlist that matched an alert's item, and why (an alert names every such watchlist).
+
+    ``relation`` says what the item is *for this watchlist*: ``new``; a ``follow_up`` (MERICS
+    commentary on a document this watchlist was already alerted to on this channel); or the
+    ``final`` version of a draft it was alerted to. ``note`` says which alert, and when.
+    """
 
     watchlist: str
     reasons: list[Reason] = Field(default_factory=list)
+    relation: Relation = "new"
+    note: str | None = None
 
 
 class Alert(_Model):

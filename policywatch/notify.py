@@ -259,7 +259,13 @@ def _notice_view(notice: Notice) -> dict[str, Any]:
 
 
 def _group_view(group: WatchlistReasons) -> dict[str, Any]:
-    return {"watchlist": group.watchlist, "reasons": [_reason_view(r) for r in group.reasons]}
+    label = {"new": "", "follow_up": "Follow-up", "final": "Final version"}[group.relation]
+    note = f"{label}: {group.note}" if label and group.note else label
+    return {
+        "watchlist": group.watchlist,
+        "reasons": [_reason_view(r) for r in group.reasons],
+        "note": note,
+    }
 
 
 def _reason_view(reason: Reason) -> dict[str, Any]:
@@ -292,7 +298,12 @@ def _one_line(text: str, limit: int = 180) -> str:
 def render_alert(entry: Entry) -> Message:
     """One instant alert about one item, naming every watchlist that matched it."""
     v = view(entry)
+    relations = {g.relation for g in entry.matched}
     mark = "Revised: " if v["revised"] else ""
+    if relations == {"follow_up"}:
+        mark = "Follow-up: "
+    elif relations == {"final"}:
+        mark += "Final version: "
     subject = _one_line(f"[{v['watchlists']}] {mark}{v['headline']}")
     ctx = {"title": subject, "watchlists": entry.watchlists, "entries": [v], "digest": False}
     return _render(ctx, subject, entry.key, (entry.key,))

@@ -37,6 +37,7 @@ from policywatch.parsing import (
 from policywatch.settings import Config, HttpSettings, SourceSettings
 from policywatch.sources import Candidate
 from policywatch.store import RecordResult, Store, item_hash
+from policywatch.store.documents import Document
 from policywatch.store.healing import run_worker_id
 from policywatch.store.reads import Snapshot
 from policywatch.store.writes import change_of
@@ -225,6 +226,7 @@ def record_issue(
     links: dict[str, list[str]],
     alerts: Sequence[Alert],
     run_id: str,
+    document: Document | None = None,
 ) -> RecordResult:
     """Items, links and alerts in one transaction (a crash leaves all or nothing).
 
@@ -241,7 +243,7 @@ def record_issue(
     return store.record_issue(
         issue_id=fetched.issue_id, source=fetched.source, meta=fetched.issue.issue,
         content_hash=fetched.content_hash, items=fetched.issue.items, snapshot=snapshot,
-        item_notices=item_links, alerts=alerts, run_id=run_id,
+        item_notices=item_links, alerts=alerts, run_id=run_id, document=document,
     )  # fmt: skip
 
 

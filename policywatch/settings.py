@@ -118,8 +118,22 @@ class HttpSettings(Section):
         "(an intranet mirror); every other name must resolve to public addresses",
     )
 
+    proxies: dict[Annotated[str, AfterValidator(_bare_host)], SecretStr] = Field(
+        default_factory=dict,
+        description="host -> proxy URL (http://user:${PASS}@proxy:3128) for sites that refuse "
+        "requests from where policywatch runs",
+    )
+
     def allow_list(self) -> tuple[str, ...]:
         return (*DEFAULT_ALLOWED_HOSTS, *self.allowed_hosts, *self.allow_private_hosts)
+
+    def proxy_for(self, host: str) -> str | None:
+        """The proxy URL for ``host`` (an exact entry, else a ``*.domain`` one), or None."""
+        host = host.lower()
+        for entry, url in self.proxies.items():
+            if host == entry or (entry.startswith("*.") and host.endswith(entry[1:])):
+                return url.get_secret_value()
+        return None
 
 
 SECRET_PREFIX = "secret:"
@@ -167,9 +181,13 @@ class MailSearch(Section):
     since: dt.date | None = Field(None, description="only messages received on or after")
 
 
+MINISTRY_SITES = ("govcn", "miit", "ndrc", "mofcom", "cac", "samr", "mee", "mof", "nea")
+MINISTRY_KEYS = frozenset(["site", "list_urls", "backfill_pages", "proxy"])
+
+
 class SourceSettings(Section):
     name: str
-    type: Literal["merics", "folder", "imap"]
+    type: Literal["merics", "folder", "imap", "ministry"]
     enabled: bool = True
     # merics
     feed_url: str | None = "https://merics.org/en/rss.xml"
@@ -199,6 +217,17 @@ class SourceSettings(Section):
     )
     connect_timeout: float = Field(10.0, gt=0, description="seconds to connect and log in")
     read_timeout: float = Field(60.0, gt=0, description="seconds to wait for each answer")
+    # ministry (one site's column list pages; policywatch.sources.ministry)
+    site: Literal["govcn", "miit", "ndrc", "mofcom", "cac", "samr", "mee", "mof", "nea"] | None = (
+        None
+    )
+    list_urls: list[str] = Field(default_factory=list, description="the column list pages")
+    backfill_pages: int = Field(
+        3, ge=1, le=50, description="list pages read when the source is new or with --since"
+    )
+    proxy: SecretStr | None = Field(
+        None, description="proxy URL for this source's hosts (credentials from ${ENV})"
+    )
 
     def imap_port(self) -> int:
         return self.port or (993 if self.security == "tls" else 143)
@@ -222,6 +251,13 @@ class SourceSettings(Section):
             raise ValueError(f"'{url}' is not an http(s) URL")
         return url
 
+    @field_validator("list_urls")
+    @classmethod
+    def _web_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            cls._web_url(url)
+        return urls
+
     @model_validator(mode="after")
     def _folder_needs_path(self) -> SourceSettings:
         if self.type == "folder" and not self.path:
@@ -234,7 +270,22 @@ class SourceSettings(Section):
                 raise ValueError(f"an imap source needs {', '.join(repr(k) for k in missing)}")
         elif stray := sorted(IMAP_KEYS & self.model_fields_set):
             raise ValueError(f"{', '.join(stray)}: only for sources of type 'imap'")
+        if self.type == "ministry":
+            if not self.site or not self.list_urls:
+                raise ValueError(
+                    "a ministry source needs 'site' (one of "
+                    f"{', '.join(MINISTRY_SITES)}) and 'list_urls' (its column list pages)"
+                )
+        elif stray := sorted((MINISTRY_KEYS - {"proxy"}) & self.model_fields_set):
+            raise ValueError(f"{', '.join(stray)}: only for sources of type 'ministry'")
         return self
+
+    def hosts(self) -> list[str]:
+        """The hosts this source lists from (its ``proxy`` applies to them)."""
+        urls = [*self.list_urls, self.feed_url or "", self.listing_url or ""]
+        if self.type not in ("merics", "ministry"):
+            return []
+        return sorted({urlsplit(u).hostname or "" for u in urls if u} - {""})
 
 
 class IntakeSettings(Section):
@@ -412,7 +463,35 @@ class Config:
         if not path.exists():
             return AppSettings()
         doc = load_yaml(path)
-        return self._finish_mailboxes(doc, validate(doc, AppSettings))
+        app = self._finish_mailboxes(doc, validate(doc, AppSettings))
+        return self._finish_proxies(doc, app)
+
+    def _finish_proxies(self, doc: YamlDoc, app: AppSettings) -> AppSettings:
+        """Resolve ``${VAR}`` in proxy URLs (credentials) and give each source's ``proxy`` to its
+        list hosts; a missing variable is named with file:line, never a value."""
+        errors: list[str] = []
+        proxies: dict[str, SecretStr] = {}
+        for host, url in app.http.proxies.items():
+            value, problems = substitute_env(
+                url.get_secret_value(), os.environ, doc.where(("http", "proxies", host)),
+                f"http.proxies.{host}",
+            )  # fmt: skip
+            errors += problems
+            proxies[host] = SecretStr(value)
+        for i, src in enumerate(app.sources):
+            if src.proxy is None or not src.enabled:
+                continue
+            value, problems = substitute_env(
+                src.proxy.get_secret_value(), os.environ, doc.where(("sources", i, "proxy")),
+                f"sources[{i}].proxy",
+            )  # fmt: skip
+            errors += problems
+            for host in src.hosts():
+                proxies.setdefault(host, SecretStr(value))
+        if errors:
+            raise ConfigError("\n".join(errors), hint=f"fix {doc.path} or export the variables")
+        app.http = app.http.model_copy(update={"proxies": proxies})
+        return app
 
     def _finish_mailboxes(self, doc: YamlDoc, app: AppSettings) -> AppSettings:
         """Resolve each enabled mailbox's ``${VAR}`` password (a disabled one may lack it) and

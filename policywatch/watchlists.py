@@ -67,6 +67,11 @@ class Watchlist(BaseModel):
     )
     channels: list[str] = Field(default_factory=list, description="names from channels.yaml")
     mode: Mode = Field("instant", description="instant: one message per item; digest: one per run")
+    follow_ups: bool = Field(
+        True,
+        description="also alert MERICS commentary on a ministry document this watchlist was "
+        "already alerted to (marked as a follow-up); false: leave it out",
+    )
 
     @field_validator("sectors", "companies", "bodies", "keywords", "exclude", "channels")
     @classmethod

@@ -17,7 +17,7 @@ from parsers.pages import classify_page
 from policywatch.errors import ConfigError, FetchError
 from policywatch.http import PoliteClient
 from policywatch.settings import SourceSettings
-from policywatch.sources import folder, imap, merics
+from policywatch.sources import folder, imap, merics, ministry
 from policywatch.sources.base import Candidate, Pending, SourceState, Verdict, due, settle
 from policywatch.sources.merics import canonical_merics_url, is_china_industries
 
@@ -58,6 +58,8 @@ async def list_candidates(
             found = await folder.list_candidates(source, new_state, since, root)
         elif source.type == "imap":
             found = await imap.list_candidates(source, new_state, since, resolver)
+        elif source.type == "ministry":
+            found = await ministry.list_candidates(source, client, new_state, since)
         else:
             found = await merics.list_candidates(source, client, new_state, since, now)
     except (FetchError, ConfigError, OSError) as exc:
@@ -82,7 +84,7 @@ async def discover(
     would settle it (no parsing, no database)."""
     found, new_state = await list_candidates(source, client, state, since=since, root=root)
     outcomes: dict[str, tuple[Verdict, Candidate, str]]
-    if source.type in ("folder", "imap"):
+    if source.type in ("folder", "imap", "ministry"):
         outcomes = {c.key: ("done", c, "") for c in found}
     else:
         outcomes = await merics.accept_pages(source, client, found, since)

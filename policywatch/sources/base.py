@@ -69,6 +69,7 @@ class Candidate:
     labelled: bool = False
     fallbacks: tuple[tuple[str, bytes], ...] = ()  # (name, bytes) tried when content fails
     error: str | None = None  # listed but unreadable (a mail without a usable document)
+    kind: Literal["issue", "notice"] = "issue"  # notice: a ministry list entry (its URL)
 
 
 def due(state: SourceState, now: datetime, *, everything: bool = False) -> dict[str, Pending]:

@@ -30,6 +30,13 @@ from sqlalchemy.engine import Connection, Engine
 from policywatch.errors import StateError
 from policywatch.models import Alert, Change, IssueMeta, Notice, PolicyItem
 from policywatch.store import healing
+from policywatch.store.documents import (
+    AlertedDocument,
+    Document,
+    alerted_documents,
+    drafts_in_family,
+    save_document,
+)
 from policywatch.store.engine import make_engine, require_state, write_tx
 from policywatch.store.holder import current
 from policywatch.store.locks import LOCK_TTL, LOCK_WAIT, LockRow, hold_lock, read_holder
@@ -293,8 +300,10 @@ class Store:
         item_notices: Mapping[str, Sequence[str]] | None = None,
         alerts: Sequence[Alert] = (),
         run_id: str | None = None,
+        document: Document | None = None,
     ) -> RecordResult:
-        """One issue, its items, their notice links and its alerts in one transaction.
+        """One issue, its items, their notice links and its alerts in one transaction
+        (and, for a ministry notice, its ``document`` row).
 
         The pipeline's path: ``snapshot`` was read before the notices were fetched, and the
         notices themselves are written in batches (:meth:`record_notices`), so a backfill costs
@@ -311,7 +320,20 @@ class Store:
             )
             link_notices(conn, item_notices or {})
             result.enqueued_keys = enqueue_alerts(conn, alerts, run_id, now)
+            if document is not None:
+                save_document(conn, document, now)
         return result
+
+    def alerted_documents(self, item_ids: Sequence[str] | None = None) -> list[AlertedDocument]:
+        """Alerts (sent or waiting) about ministry documents' items (follow-ups, drafts)."""
+        with self.read() as conn:
+            return alerted_documents(conn, item_ids)
+
+    def drafts_alerted(self, family: str) -> list[AlertedDocument]:
+        """Alerts about the drafts of a document family (its final version says so)."""
+        with self.read() as conn:
+            drafts = drafts_in_family(conn, family)
+            return alerted_documents(conn, drafts) if drafts else []
 
     def record_notices(self, rows: Sequence[dict[str, Any]]) -> None:
         """Notice rows (``store.writes.notice_row``) in one statement; the pipeline batches them."""

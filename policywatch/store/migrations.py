@@ -227,6 +227,26 @@ def _holders(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN holder TEXT")
 
 
+def _documents(conn: Connection) -> None:
+    """0008: ministry documents by identity (DESIGN 3.6): one row per document, whichever site
+    listed it; the draft family links a draft for comments to its final version."""
+    md = sa.MetaData()
+    sa.Table(
+        "documents",
+        md,
+        sa.Column("identity", sa.Text, primary_key=True),
+        sa.Column("family", sa.Text, nullable=False, index=True),
+        sa.Column("is_draft", sa.Boolean, nullable=False),
+        sa.Column("item_id", sa.String(200), index=True),
+        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("title", sa.Text),
+        sa.Column("doc_number", sa.Text),
+        sa.Column("published", sa.Date),
+        sa.Column("first_seen", UtcDateTime(), nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_alert_claims", _alert_claims),
@@ -234,6 +254,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_notice_backoff", _notice_backoff),
     ("0005_outbox_item_channel", _outbox_item_channel),
     ("0006_holders", _holders),
+    ("0008_documents", _documents),
 ]
 
 

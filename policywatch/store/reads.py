@@ -42,6 +42,7 @@ class Snapshot:
 
     issue_hash: str | None = None
     item_hashes: dict[str, str] = field(default_factory=dict)
+    item_issue: dict[str, str] = field(default_factory=dict)  # id -> the issue it is stored in
     issue_items: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> stored item
     notices: dict[str, NoticeState] = field(default_factory=dict)
 
@@ -89,6 +90,7 @@ def read_snapshot(
             snap.issue_hash = row.hash
         elif row.kind == "item":
             snap.item_hashes[row.key] = row.hash
+            snap.item_issue[row.key] = row.issue_id
             if row.issue_id == issue_id:
                 snap.issue_items[row.key] = row.data
         else:

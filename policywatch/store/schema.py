@@ -206,3 +206,18 @@ locks = sa.Table(
     # added by migration 0006_holders: the process that holds the lock (policywatch.store.holder)
     sa.Column("holder", JsonText(), comment="host, boot id, pid, start time of the process"),
 )
+
+# added by migration 0008_documents: ministry documents by identity (DESIGN 3.6)
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("identity", sa.Text, primary_key=True, comment="issuer + 文号, else canonical URL"),
+    sa.Column("family", sa.Text, nullable=False, index=True, comment="issuer + title stem"),
+    sa.Column("is_draft", sa.Boolean, nullable=False),
+    sa.Column("item_id", sa.String(200), index=True, comment="its notice item"),
+    sa.Column("url", sa.Text, nullable=False, comment="where it was first read"),
+    sa.Column("title", sa.Text),
+    sa.Column("doc_number", sa.Text),
+    sa.Column("published", sa.Date),
+    sa.Column("first_seen", UtcDateTime(), nullable=False),
+)

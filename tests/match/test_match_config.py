@@ -77,7 +77,10 @@ def test_watchlist_errors_all_at_once_with_lines_and_suggestions(
     assert lines[4].startswith(
         f"{path}:8: watchlists[1].bodys: unknown key (did you mean 'bodies'?)"
     )
-    assert "allowed: bodies, channels, companies, description, exclude, keywords" in lines[4]
+    assert (
+        "allowed: bodies, channels, companies, description, exclude, follow_ups, keywords"
+        in lines[4]
+    )
     assert lines[6].startswith(f"{path}:11: watchlists[2].mode:")
     assert lines[1].endswith("unknown company 'Tesler' (did you mean 'Tesla'?)")
     assert lines[3].endswith("duplicate watchlist name 'ev' (first on line 2)")
