@@ -74,6 +74,8 @@ def run_name() -> str:
         parts.append("sources " + ",".join(params["sources"]))
     if params.get("deliver") is False:
         parts.append("no delivery")
+    if params.get("alert_existing"):
+        parts.append("alert existing")
     if params.get("location"):
         parts.append(str(params["location"])[-60:])
     return " · ".join(parts)
@@ -85,6 +87,7 @@ async def check_updates(
     since: dt.date | None = None,
     sources: list[str] | None = None,
     deliver: bool = True,
+    alert_existing: bool = False,
 ) -> dict[str, Any]:
     """Check the newsletter sources for new issues, follow their notices and alert watchlists.
 
@@ -93,6 +96,8 @@ async def check_updates(
         since: Backfill bound: also read issues published on or after this date.
         sources: Names of configured sources to read (empty: every enabled source).
         deliver: Send the pending alerts at the end of the run (false: leave them queued).
+        alert_existing: A source's first run alerts everything it lists, not only what was
+            published within intake.baseline_days (the rest is otherwise a silent baseline).
     """
     rt, summary = open_run(dry_run)
     async with guarded(rt, summary, "check-updates"):
@@ -100,8 +105,9 @@ async def check_updates(
         selected = p.selected_sources(rt.config, sources)
         async with p.make_client(rt.config.app.http) as client, parse_pool(rt.config) as pool:
             intake = Intake(
-                rt, client, pool, dry_run=dry_run, since=since, resolver=secret_resolver()
-            )
+                rt, client, pool, dry_run=dry_run, since=since, resolver=secret_resolver(),
+                alert_existing=alert_existing,
+            )  # fmt: skip
             await run_intake(intake, summary, selected, RUNNERS, on_listed=log_listed)
         summary.stats.update(
             intake_s=round(time.perf_counter() - clock, 3),
@@ -137,3 +143,8 @@ def log_stages(summary: p.RunSummary) -> None:
     log.info("diff: %s", _counts(changes, "no new or revised items"))
     log.info("match: %d match(es)", len(summary.matches))
     log.info("record: %d alert(s) enqueued", sum(summary.enqueued.values()))
+    if summary.baseline:
+        log.info(
+            "baseline: %d item(s) recorded without alerts (a source's first run; "
+            "--alert-existing alerts them)", sum(summary.baseline.values()),
+        )  # fmt: skip

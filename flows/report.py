@@ -60,7 +60,14 @@ def _delivered(summary: RunSummary) -> str:
 
 def to_markdown(summary: RunSummary, title: str = "check-updates") -> str:
     """The run summary: sources, issues, items, notices, alerts per watchlist, problems."""
-    lines = [f"# policywatch {title}", "", headline(summary), "", "## Sources", ""]
+    lines = [f"# policywatch {title}", "", headline(summary), ""]
+    if summary.baseline:
+        first = ", ".join(f"{n} ({k})" for k, n in sorted(summary.baseline.items()))
+        lines += [
+            f"Baseline: item(s) recorded without alerts on a source's first run: {first}.",
+            "",
+        ]
+    lines += ["## Sources", ""]
     lines += _table(
         ["source", "reachable", "candidates", "error"],
         [[s.name, "yes" if s.ok else "NO", s.candidates, s.error or ""] for s in summary.sources],

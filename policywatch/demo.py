@@ -36,7 +36,7 @@ from policywatch.transport import HOST_MAP_ENV
 SAMPLES = PACKAGE_ROOT / "samples"
 SMTP_ENV = "POLICYWATCH_DEMO_SMTP_URL"
 DEMO_MARKER = ".policywatch-demo"
-Runner = Callable[[], dict[str, Any]]
+Runner = Callable[..., dict[str, Any]]  # runner(alert_existing=...) -> the run's summary
 
 
 @dataclass
@@ -228,13 +228,24 @@ def run_demo(runner: Runner, console: Console, root: Path | None = None) -> dict
         console.print(f"state, e-mails and the demo's config and site go to {root}")
         counts: dict[str, int] = {}
         for act, title in enumerate(
-            ("1. first run: three issues", "2. second run: nothing new", "3. a fourth issue"), 1
+            (
+                "1. first run: three issues and MIIT's notices, with --alert-existing",
+                "2. second run: nothing new",
+                "3. a fourth issue, whose first story comments on the MIIT notice of run 1",
+            ),
+            1,
         ):
             if act == 3:
                 world.add_update()
             world.mail.clear()
             console.rule(title)
-            summary = runner()
+            if act == 1:
+                console.print(
+                    "  (the demo's issues are older than 14 days: without --alert-existing a "
+                    "first run records them as a baseline and alerts nothing)",
+                    highlight=False,
+                )
+            summary = runner(alert_existing=act == 1)
             print_alerts(console, world.messages())
             console.print(summary_table(summary, f"run {act} summary"))
             counts[f"run{act}"] = len(world.save_mail(f"run{act}"))

@@ -117,10 +117,12 @@ class Intake:
     force: bool = False
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     resolver: Callable[[str], str] | None = None  # secret:NAME settings (Prefect Secret blocks)
+    alert_existing: bool = False  # a source's first run alerts old items too (no baseline)
     _notices: dict[str, asyncio.Future[Notice]] = field(default_factory=dict)
     _rows: list[dict[str, Any]] = field(default_factory=list)
     _flush: asyncio.Lock = field(default_factory=asyncio.Lock)
     alerted: list[AlertedDocument] = field(default_factory=list)  # for follow-ups (see run_intake)
+    in_baseline: set[str] = field(default_factory=set)  # sources on their first run
 
     # -- sources --------------------------------------------------------------------------
 
@@ -134,6 +136,8 @@ class Intake:
         )  # fmt: skip
         ok = new_state.consecutive_failures == 0
         error = None if ok else new_state.last_error
+        if not state.extra.get("baseline_done", state.last_ok is not None):
+            self.in_baseline.add(source.name)
         return found, new_state, SourceOutcome(source.name, ok, len(found), error)
 
     async def settle_source(
@@ -142,6 +146,7 @@ class Intake:
         """Record what became of the source's candidates (nothing in a dry run)."""
         outcomes = {r.candidate.key: (r.verdict, r.candidate, r.reason) for r in results}
         new = settle(state, outcomes, now=self.now, delays=self.rt.config.app.notices.retry_delays)
+        new.extra["baseline_done"] = True  # a killed first run finishes its baseline next run
         if self.dry_run:
             return new
         if source.type == "imap":
@@ -259,6 +264,7 @@ class Intake:
         alerts = p.build_alerts(
             rt.watchlists, matches, fetched.issue.items, changes, rt.run_id, prior
         )
+        alerts = self._baseline(fetched, alerts, part)
         p.summarise_issue(part, fetched, changes, notices, matches)
         if self.dry_run:
             return
@@ -267,6 +273,21 @@ class Intake:
         )
         part.count_enqueued(alerts, record.enqueued_keys)
         await self.flush_notices(force=False)
+
+    def _baseline(
+        self, fetched: p.FetchedIssue, alerts: list[Alert], part: RunSummary
+    ) -> list[Alert]:
+        """A source's first run records what it lists without alerting items published
+        before the baseline window (an empty or lost state must not flood every inbox)."""
+        if self.alert_existing or fetched.source not in self.in_baseline or not alerts:
+            return alerts
+        days = self.rt.config.app.intake.baseline_days
+        cutoff = self.now.date() - dt.timedelta(days=days)
+        published = fetched.issue.issue.published
+        if published is not None and published >= cutoff:
+            return alerts
+        part.baseline[fetched.source] += len({a.item_id for a in alerts})
+        return []
 
     # -- a ministry notice ----------------------------------------------------------------
 
@@ -307,6 +328,7 @@ class Intake:
                 item, await asyncio.to_thread(rt.store.drafts_alerted, family_of(notice))
             )
         alerts = p.build_alerts(rt.watchlists, matches, [item], changes, rt.run_id, prior)
+        alerts = self._baseline(fetched, alerts, part)
         p.summarise_issue(part, fetched, changes, [notice], matches)
         if self.dry_run:
             return
@@ -535,6 +557,7 @@ async def run_plain(
     dry_run: bool = False,
     since: dt.date | None = None,
     sources: Sequence[str] | None = None,
+    alert_existing: bool = False,
 ) -> RunSummary:
     """The check-updates intake without Prefect (benchmarks compare the two; no delivery)."""
     from policywatch.pool import pool_for
@@ -546,7 +569,9 @@ async def run_plain(
             clock, statements = time.perf_counter(), rt.store.statements
             selected = p.selected_sources(config, sources)
             async with p.make_client(config.app.http) as client, pool_for(config) as pool:
-                intake = Intake(rt, client, pool, dry_run=dry_run, since=since)
+                intake = Intake(
+                    rt, client, pool, dry_run=dry_run, since=since, alert_existing=alert_existing
+                )
                 await run_intake(intake, summary, selected)
             summary.stats.update(
                 intake_s=round(time.perf_counter() - clock, 3),

@@ -276,9 +276,18 @@ class SourceSettings(Section):
                     "a ministry source needs 'site' (one of "
                     f"{', '.join(MINISTRY_SITES)}) and 'list_urls' (its column list pages)"
                 )
-        elif stray := sorted((MINISTRY_KEYS - {"proxy"}) & self.model_fields_set):
+        elif stray := self._set_but_unused(MINISTRY_KEYS - {"proxy"}):
             raise ValueError(f"{', '.join(stray)}: only for sources of type 'ministry'")
         return self
+
+    def _set_but_unused(self, keys: frozenset[str]) -> list[str]:
+        """Keys given a value other than their default (a copy of another source is fine)."""
+        fields = type(self).model_fields
+        return sorted(
+            k
+            for k in keys & self.model_fields_set
+            if getattr(self, k) != fields[k].get_default(call_default_factory=True)
+        )
 
     def hosts(self) -> list[str]:
         """The hosts this source lists from (its ``proxy`` applies to them)."""
@@ -298,6 +307,12 @@ class IntakeSettings(Section):
     )
     parse_memory_mb: int = Field(
         768, ge=128, description="address-space limit of each parser process, MB"
+    )
+    baseline_days: int = Field(
+        14,
+        ge=0,
+        description="a source's first run alerts only what was published this many days "
+        "before it (the rest is recorded as a baseline); --alert-existing alerts everything",
     )
 
 

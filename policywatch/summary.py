@@ -96,6 +96,7 @@ class RunSummary:
     delivery_outcome: str = "not_run"  # else DeliveryReport.outcome
     delivery_errors: list[str] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)  # timings and statement counts
+    baseline: Counter[str] = field(default_factory=Counter)  # per source: recorded, not alerted
 
     def issue_counts(self) -> Counter[str]:
         return Counter(i.status for i in self.issues)
@@ -145,7 +146,7 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe; stored as the run's summary and returned by the flow."""
         data = asdict(self)
-        for key in ("enqueued", "sent", "failed"):
+        for key in ("enqueued", "sent", "failed", "baseline"):
             data[key] = dict(getattr(self, key))
         result: dict[str, Any] = json.loads(json.dumps(data, default=str))
         return result
@@ -162,4 +163,5 @@ class RunSummary:
         self.notices += part.notices
         self.matches += part.matches
         self.enqueued.update(part.enqueued)
+        self.baseline.update(part.baseline)
         self.delivery_errors += part.delivery_errors

@@ -24,7 +24,17 @@ from policywatch.cli._app import app, console, err_console, fail, get_config
 from policywatch.errors import PolicywatchError
 
 OWN_LOGGERS = ("policywatch", "parsers")
-STAGES = ("discover", "fetch+parse", "notices", "diff", "match", "record", "deliver", "summary")
+STAGES = (
+    "discover",
+    "fetch+parse",
+    "notices",
+    "diff",
+    "match",
+    "record",
+    "baseline",
+    "deliver",
+    "summary",
+)
 
 
 class _StageHandler(logging.Handler):
@@ -172,6 +182,14 @@ def run(
     deliver: Annotated[
         bool, typer.Option("--deliver/--no-deliver", help="Send pending alerts at the end.")
     ] = True,
+    alert_existing: Annotated[
+        bool,
+        typer.Option(
+            "--alert-existing",
+            help="A source's first run alerts everything it lists (default: only what was "
+            "published in the last intake.baseline_days; the rest is a silent baseline).",
+        ),
+    ] = False,
 ) -> None:
     """Run check-updates once (on Prefect's ephemeral API unless PREFECT_API_URL is set)."""
     from policywatch.settings import check_for_run
@@ -180,7 +198,7 @@ def run(
         check_for_run(get_config())  # every config problem at once, before Prefect starts
         summary = run_check_updates(
             dry_run=dry_run, since=since.date() if since else None, sources=source or None,
-            deliver=deliver,
+            deliver=deliver, alert_existing=alert_existing,
         )  # fmt: skip
     except PolicywatchError as exc:
         raise fail(exc) from None
@@ -274,7 +292,7 @@ def demo() -> None:
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     logging.getLogger().setLevel(logging.WARNING)
-    counts = run_demo(lambda: run_check_updates(), console)
+    counts = run_demo(lambda **params: run_check_updates(**params), console)
     if counts["run1"] == 0 or counts["run2"] != 0 or counts["run3"] == 0:
         err_console.print(f"[red]unexpected demo result:[/] {counts}")
         raise typer.Exit(1)

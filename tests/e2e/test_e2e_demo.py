@@ -23,7 +23,7 @@ def test_demo_runs_offline_and_alerts_only_once(
     assert f"kept in {demo}" in outputs[1]
     assert (demo / "state.db").is_file()
     mails = sorted(p.name for p in (demo / "mail").iterdir())
-    assert len(mails) == outputs[1].count("✉") == 14  # 12, then 0, then 2: as the story says
+    assert len(mails) == outputs[1].count("✉") == 15  # 13, then 0, then 2: as the story says
     assert "run3-02.eml" in mails
     for out in outputs:
         _check_story(out)
@@ -43,8 +43,11 @@ def _check_story(out: str) -> None:
     assert "[export-controls] Rare-earth tracing" in first
     assert "[ev-batteries] Every battery gets a passport" in first
     assert "[ai-and-data] Data exchanges get national rules" in first
+    assert (
+        "[ev-batteries] 工业和信息化部关于印发固态电池产业发展路线图的通知" in first
+    )  # MIIT's list
     assert "✉" not in second
-    assert "[ev-batteries] A roadmap for solid-state batteries" in third
+    assert "[ev-batteries] Follow-up: A roadmap for solid-state batteries" in third
     assert "[export-controls] Tighter export controls on gallium" in third
     assert third.count("✉") == 2
     assert "then 0 re-sent" in out

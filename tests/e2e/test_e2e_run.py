@@ -34,16 +34,22 @@ def test_run_prints_stages_and_summary_and_fails_clearly(
     assert "Traceback" not in bad.stderr  # Prefect's log lines stay in the API, not here
     assert "Task run" not in bad.stderr
 
-    done = run()
+    first = run()  # a fresh state and issues older than 14 days: a silent baseline
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "✓ baseline: " in first.stderr, first.stderr
+    assert world.messages() == []
+
+    env["POLICYWATCH_STATE_URL"] = f"sqlite:///{world.root / 'other-state.db'}"
+    done = run("--alert-existing")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for stage in ("discover: 1 source(s), 4 candidate", "match: ", "deliver: "):
+    for stage in ("discover: 2 source(s), 5 candidate", "match: ", "deliver: "):
         assert f"✓ {stage}" in done.stderr
     assert "www.mee.gov.cn: challenge" in done.stderr  # policywatch's warnings are shown once
     assert done.stderr.count("www.mee.gov.cn: challenge") == 1
     assert "Traceback" not in done.stderr
     table = done.stdout
     assert "check-updates" in table
-    assert "3 new" in table
+    assert "4 new" in table  # three issues and MIIT's notice
     assert "1 blocked, 1 not_found" in table
     assert "alerts ev-batteries" in table
     assert len(world.messages()) > 0

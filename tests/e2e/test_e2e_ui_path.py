@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flows import testing
 from policywatch.demo import DemoWorld
 from policywatch.store import Store
-from policywatch.store.schema import items
+from policywatch.store.schema import items, metadata
 
 UI_BODY = {
     "enforce_parameter_schema": True,
@@ -104,6 +104,17 @@ def test_custom_run_from_the_ui_with_dry_run(
     quick = ui_run(api, dep["id"], dep["parameters"])  # "Quick run": the deployment's defaults
     assert quick.status_code == 201, quick.text
     done = wait_final(api, quick.json()["id"])
+    assert done["state_type"] == "COMPLETED", done["state"]
+    assert world.messages() == []  # a fresh state and old issues: recorded as a baseline
+    summary = artifacts(api, done["id"])["check-updates-policywatch-summary"]["data"]
+    assert "Baseline: item(s) recorded without alerts" in summary, summary
+
+    with Store.open(f"sqlite:///{world.state_path}") as store, store.write() as conn:
+        for table in reversed(metadata.sorted_tables):  # start again: alert what already exists
+            if table.name not in ("schema_migrations", "locks", "runs"):
+                conn.execute(sa.delete(table))
+    custom = ui_run(api, dep["id"], {"alert_existing": True})
+    done = wait_final(api, custom.json()["id"])
     assert done["state_type"] == "COMPLETED", done["state"]
     assert world.messages(), "a real run delivers to the SMTP sink"
     assert len(world.messages()) == len(

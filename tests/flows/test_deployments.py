@@ -34,7 +34,7 @@ def test_every_parameter_of_every_deployment_is_described_for_the_ui_form(
     deployments = {d.flow_name: d for d in build(Config(repo_root / "config"))}
     assert set(deployments) == {"check-updates", "process-issue", "send-test-alert"}
     expected = {
-        "check-updates": {"dry_run", "since", "sources", "deliver"},
+        "check-updates": {"dry_run", "since", "sources", "deliver", "alert_existing"},
         "process-issue": {"location", "force", "dry_run", "deliver"},
         "send-test-alert": {"watchlist"},
     }

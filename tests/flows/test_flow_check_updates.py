@@ -27,6 +27,9 @@ ESSENTIALS = "fuel-exports-emission-quotas-local-cadres"
 MEE = "https://www.mee.gov.cn/xxgk2018/xxgk/xxgk03/202602/t20260224_1123456.html"
 SAMR = "https://www.samr.gov.cn/zw/zfxxgk/fdzdgknr/zljds/art/2026/art_0f1e2d3c4b5a69788796a5b4c3d2e1f0.html"
 NDRC = "https://www.ndrc.gov.cn/xxgk/zcfb/tz/202603/t20260310_1401234.html"
+ROADMAP = (
+    "https://www.miit.gov.cn/zwgk/zcwj/wjfb/tz/art/2026/art_5c4d3e2f1a0b49c8d7e6f5a4b3c2d1e0.html"
+)
 
 
 def rows(world: DemoWorld, table: sa.Table) -> list[Any]:
@@ -44,7 +47,7 @@ def test_first_run_records_issues_notices_and_sends_alerts(world: DemoWorld, run
     summary = state.result()
 
     urls = {i["url"]: i["status"] for i in summary["issues"]}
-    assert urls == {BATTERY_ISSUE: "new", AI_ISSUE: "new", OLD_ISSUE: "new"}
+    assert urls == {BATTERY_ISSUE: "new", AI_ISSUE: "new", OLD_ISSUE: "new", ROADMAP: "new"}
     assert not any(ESSENTIALS in u for u in urls)  # another series: never an issue
 
     notices = {n["url"]: n for n in summary["notices"]}
@@ -115,7 +118,7 @@ def test_dry_run_matches_but_records_and_sends_nothing(
 
 
 def test_since_limits_the_backfill(world: DemoWorld, run_flow: Any) -> None:
-    summary = run_flow(check_updates, since=dt.date(2026, 3, 1)).result()
+    summary = run_flow(check_updates, since=dt.date(2026, 3, 1), sources=["merics"]).result()
     assert [i["url"] for i in summary["issues"]] == [AI_ISSUE]
 
 
@@ -169,7 +172,7 @@ def test_artifacts_summarise_the_run_without_secrets(
     assert "blocked" in markdown
     assert "not_found" in markdown
     assert "| ev-batteries |" in markdown
-    assert "| analyst-email | 12 | 12 | 12 | 12 | 0 |" in markdown  # enqueued, due, sent, items
+    assert "| analyst-email | 13 | 13 | 13 | 13 | 0 |" in markdown  # enqueued, due, sent, items
     table = json.loads(arts["check-updates-matches"].data)
     assert len(table) == len(state.result()["matches"])
     assert all(r["reasons"] for r in table)
@@ -227,7 +230,7 @@ def test_no_reachable_source_fails_the_run(
     text = text.replace("listing_url: null", "listing_url: https://merics.org/en/gone")
     config.write_text(text, encoding="utf-8")
 
-    state = run_flow(check_updates)
+    state = run_flow(check_updates, sources=["merics"])
     assert state.is_failed()
     assert "no source was reachable" in state.message
     # one attempt each (a 404 is not retried) and no task retries on top of the client's
@@ -260,7 +263,7 @@ def test_a_source_host_that_does_not_resolve_fails_fast_without_retries(
 
     monkeypatch.setattr(intake, "list_candidates", counted)
 
-    state = run_flow(check_updates)
+    state = run_flow(check_updates, sources=["merics"])
     assert state.is_failed()
     assert "no source was reachable" in state.message
     assert "did not resolve" in state.message  # the listing is not even tried on that host
@@ -280,7 +283,7 @@ def test_an_issue_failing_after_parsing_fails_alone_and_is_retried_next_run(
         return real_record(store, fetched, *args)
 
     monkeypatch.setattr(pipeline, "record_issue", record)
-    state = run_flow(check_updates)
+    state = run_flow(check_updates, sources=["merics"])
     assert state.is_completed(), state.message
     summary = state.result()
     by_url = {i["url"]: i for i in summary["issues"]}
@@ -293,6 +296,6 @@ def test_an_issue_failing_after_parsing_fails_alone_and_is_retried_next_run(
 
     monkeypatch.setattr(pipeline, "record_issue", real_record)
     world.mail.clear()
-    again = run_flow(check_updates).result()
+    again = run_flow(check_updates, sources=["merics"]).result()
     assert [(i["url"], i["status"]) for i in again["issues"]] == [(AI_ISSUE, "new")]
     assert world.messages()

@@ -139,7 +139,7 @@ def test_check_reachable_fails_only_when_every_source_failed() -> None:
 
 
 def test_unknown_source_names_are_reported(rt: p.Runtime) -> None:
-    assert [s.name for s in p.selected_sources(rt.config, None)] == ["merics"]
+    assert [s.name for s in p.selected_sources(rt.config, None)] == ["merics", "miit-notices"]
     with pytest.raises(PolicywatchError, match=r"unknown source.*nope"):
         p.selected_sources(rt.config, ["nope"])
 

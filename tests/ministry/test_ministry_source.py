@@ -170,3 +170,24 @@ def test_a_refusing_site_is_blocked_with_the_host_and_the_setting_named(
     assert miit.error is not None
     assert "blocked by www.miit.gov.cn" in miit.error
     assert "http.proxies.www.miit.gov.cn" in miit.error
+
+
+def test_a_new_source_records_old_notices_as_a_baseline_without_alerts(
+    world: DemoWorld, ministries: MinistrySite, run: Any
+) -> None:
+    today = dt.date.today()
+    ministries.publish(
+        "miit", ROADMAP, day=today - dt.timedelta(days=60), doc_number="工信部装〔2026〕61号"
+    )
+    fresh = "工业和信息化部关于固态电池标准体系建设的通知"
+    ministries.publish("miit", fresh, day=today - dt.timedelta(days=2))
+    first = run("miit-notices", alert_existing=False)
+    assert len(first.items) == 2  # both recorded...
+    assert first.baseline == {"miit-notices": 1}  # ...the old one without an alert
+    assert [str(m["Subject"]) for m in deliver(world)] == [f"[ev-batteries] {fresh}"]
+    ministries.publish(
+        "miit", "工业和信息化部关于固态电池回收利用的通知", day=today - dt.timedelta(days=90)
+    )
+    second = run("miit-notices", alert_existing=False)
+    assert second.baseline == {}  # the baseline is done: later finds alert whatever their date
+    assert len(deliver(world)) == 1
