@@ -1,10 +1,14 @@
-"""Fetch benchmark (issue 3 §5): polite concurrent fetching vs a sequential loop.
+"""HTTP client benchmark: the polite client alone, fetching concurrently vs a sequential loop.
+
+A component figure, not the run: it calls ``client.get`` over every URL at once, which no real
+run does (a run fetches a page, parses it, then fetches its notices). ``benchmarks/backfill.py``
+measures the real ``policywatch run`` against the politeness bound; this one only says how close
+the client itself gets, so it checks no goal.
 
 Six loopback "hosts" (one server per port; the client's per-host key is host:port), each
 answering after 100 ms of injected latency, serve 60 issue pages and 600 notice pages in all.
 The politeness bound is the least time the per-host limits allow:
     bound = max over hosts of ceil(requests on the host / per-host concurrency) x latency.
-Goal: concurrent wall time within 1.2x of the bound and >= 10x faster than sequential.
 It then times the pipeline's notice step (``fetch_notices``: fetch and parse) over the 600
 notice URLs, for information: parsing is CPU work on the event loop, so it has no such bound.
 
@@ -59,7 +63,6 @@ def settings() -> HttpSettings:
         allowed_hosts=["127.0.0.1"],
         per_host_concurrency=CONCURRENCY,
         per_host_interval=0,
-        max_connections=HOSTS * CONCURRENCY,
     )
 
 
@@ -133,19 +136,21 @@ def main() -> int:
     print(f"requests          {served} ({ISSUES} issues + {NOTICES} notices)")
     print(f"max in flight     {max_in_flight} per host (limit {CONCURRENCY})")
     print(f"concurrent        {elapsed:.2f} s")
-    print(f"politeness bound  {bound:.2f} s  -> ratio {ratio:.2f} (goal <= 1.2)")
+    print(f"politeness bound  {bound:.2f} s  -> ratio {ratio:.2f}")
     how = (
         "all URLs"
         if args.full
         else f"{len(sample)}-URL sample, scaled x{len(urls) / len(sample):.0f}"
     )
     print(f"sequential        {seq:.2f} s ({how})")
-    print(f"speed-up          {speedup:.1f}x (goal >= 10x)")
+    print(f"speed-up          {speedup:.1f}x")
     print(f"fetch + parse     {parsed_in:.2f} s for {len(notice_urls)} notices "
-          f"({parsed_ok} ok; fetch_notices, parsing included; no goal)")  # fmt: skip
-    ok = ratio <= 1.2 and speedup >= 10 and max_in_flight <= CONCURRENCY
-    print("goal met" if ok else "goal MISSED")
-    return 0 if ok else 1
+          f"({parsed_ok} ok; fetch_notices, parsing included)")  # fmt: skip
+    print("component figures only: the run is measured by benchmarks/backfill.py")
+    if max_in_flight > CONCURRENCY:  # the one property a component can break on its own
+        print(f"per-host limit EXCEEDED: {max_in_flight} in flight, limit {CONCURRENCY}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
