@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from store_helpers import make_alert, make_item, record
 
 from policywatch.settings import Config
 from policywatch.store import Store
-
-from store_helpers import make_alert, make_item, record
 
 
 def test_a_uri_url_opens_the_same_file_every_time(
