@@ -144,6 +144,7 @@ def match_sample(
     config: Config,
     taxonomy: Taxonomy,
     goals: Goals,
+    repeat: int,
 ) -> None:
     """Match a real issue's items (repeated to ``count``) against the lists plus the shipped
     ones: the realistic density (real items fire many watchlists), the automaton build included."""
@@ -160,13 +161,20 @@ def match_sample(
         matcher = Matcher.build(lists, taxonomy, config.bodies)
         return [m for it in items for m in matcher.match(it)]
 
-    seconds, matches = timed(build_and_match)
+    runs = []
+    for _ in range(repeat):
+        spent, found = timed(build_and_match)
+        runs.append((spent, len(found)))
+        del found  # each run starts with the same heap
+    seconds, matches = min(runs)
+    median = sorted(s for s, _ in runs)[len(runs) // 2]
     print(
         f"sample {path.name} ({len(issue.items)} items) x{len(items) // len(issue.items)}: "
-        f"{len(items):,} items, {len(lists):,} watchlists: {seconds:.3f} s, build included "
-        f"({seconds / len(items) * 1e6:.0f} µs/item, {len(matches):,} matches)"
+        f"{len(items):,} items, {len(lists):,} watchlists, build included: best {seconds:.3f} s, "
+        f"median {median:.3f} s of {len(runs)} "
+        f"({seconds / len(items) * 1e6:.0f} µs/item, {matches:,} matches)"
     )
-    goals.check("realistic density, build + match", seconds, 1.5, unit=" s")
+    goals.check("realistic density, build + match (best)", seconds, 1.5, unit=" s")
 
 
 def timed(fn, *args):  # type: ignore[no-untyped-def]
@@ -217,7 +225,7 @@ def main() -> int:
     )  # fmt: skip
     sample = args.sample or (SAMPLE if SAMPLE.is_file() else None)
     if sample is not None:
-        match_sample(sample, args.items, watchlists, config, taxonomy, goals)
+        match_sample(sample, args.items, watchlists, config, taxonomy, goals, args.repeat)
     else:
         print(f"realistic density: skipped, no sample at {SAMPLE} (give --sample FILE)")
 

@@ -20,8 +20,10 @@ first place it was found, which becomes the match's reason.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
@@ -37,7 +39,7 @@ from policywatch.watchlists import Watchlist
 
 __all__ = ["Hit", "Matcher", "normalize", "scan_item", "tag_issue", "tag_item"]
 
-_CJK_GAP = re.compile(r"([\u3400-\u9fff\uf900-\ufaff]) (?=[\u3400-\u9fff\uf900-\ufaff])")
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff]) (?=[\u3400-\u9fff\uf900-\ufaff])")
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,4}$")
 _SNIPPET = 80
 _ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -46,7 +48,7 @@ _ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 def normalize(text: str) -> str:
     """The display form the matcher reads: folded, squashed, CJK gaps closed (not lower-cased)."""
     squashed = " ".join(fold(text).split())
-    return squashed if squashed.isascii() else _CJK_GAP.sub(r"\1", squashed)
+    return squashed if squashed.isascii() else _CJK_GAP.sub("", squashed)
 
 
 def _lower(text: str) -> str:
@@ -67,19 +69,22 @@ def _snippet(text: str, start: int, end: int) -> str:
     return ("…" if lo else "") + text[lo:hi].strip() + ("…" if hi < len(text) else "")
 
 
-@dataclass(frozen=True)
-class _Posting:
+class _Posting(NamedTuple):
     feature: int
     exact: str | None  # the display form to compare when matched case-sensitively
     plural: bool
 
 
-@dataclass(frozen=True)
 class _Term:
-    length: int
-    left: bool  # needs a word boundary on the left
-    right: bool
-    postings: tuple[_Posting, ...]
+    """What the automaton returns for a hit (a slots class: built once per term, read per hit)."""
+
+    __slots__ = ("left", "length", "postings", "right")
+
+    def __init__(self, key: str, octets: str, postings: list[_Posting]) -> None:
+        self.length = len(octets)
+        self.left = _is_word(key[0])  # needs a word boundary on the left
+        self.right = _is_word(key[-1])
+        self.postings = tuple(postings)
 
 
 class Hit(NamedTuple):
@@ -116,7 +121,9 @@ class _Scanner:
         return fid, True
 
     def add_term(self, fid: int, term: str, *, plural: bool = False) -> None:
-        display = normalize(term)
+        self.add_display(fid, normalize(term), plural=plural)
+
+    def add_display(self, fid: int, display: str, *, plural: bool = False) -> None:
         if not display:
             return
         exact = display if _ACRONYM.match(display) else None
@@ -125,8 +132,8 @@ class _Scanner:
     def compile(self) -> None:
         automaton = ahocorasick.Automaton()
         for key, postings in self._postings.items():
-            term = _Term(len(_octets(key)), _is_word(key[0]), _is_word(key[-1]), tuple(postings))
-            automaton.add_word(_octets(key), term)
+            octets = _octets(key)
+            automaton.add_word(octets, _Term(key, octets, postings))
         if self._postings:
             automaton.make_automaton()
         self._automaton = automaton
@@ -163,6 +170,9 @@ class _Scanner:
             for posting in term.postings:
                 if stop != plain and not posting.plural:
                     continue
+                old = hits.get(posting.feature)
+                if old is not None and old.text != seq:
+                    continue  # found in an earlier text: the first place wins (the usual case)
                 if chars is None:
                     chars = (
                         (start, plain, stop)
@@ -170,7 +180,6 @@ class _Scanner:
                         else _char_offsets(octets, start, plain, stop)
                     )
                 first, last, past = chars
-                old = hits.get(posting.feature)
                 if old is not None and not old.covered_by(seq, first, past):
                     continue
                 if posting.exact is not None and display[first:last] != posting.exact:
@@ -276,68 +285,63 @@ def _issuers(item: PolicyItem, notices: Sequence[Notice]) -> Iterator[tuple[str,
             yield "notice.issuing_body", notice.issuing_body
 
 
+_Key = tuple[Facet, str, int]  # (facet, watchlist entry, feature id): one reason per item
+_Row = tuple[int, int]  # (position in the watchlist, key number)
+
+
 @dataclass(frozen=True)
 class _Compiled:
-    """A watchlist reduced to feature ids: ``entries`` maps a feature to the entries it serves."""
+    """A watchlist reduced to feature ids: ``entries`` maps a feature to the rows it serves."""
 
     watchlist: Watchlist
-    entries: dict[int, list[tuple[int, Facet, str]]]  # fid -> (position, facet, entry)
+    entries: dict[int, list[_Row]]
     facet_count: int
     exclude: tuple[int, ...]
     sections: frozenset[str]
 
-    def reasons(
-        self, found: list[int], hits: dict[int, Hit], made: dict[tuple[str, int], Reason]
-    ) -> list[Reason] | None:
-        """The reasons this watchlist fires for its features ``found``, or None if it does not.
+    @property
+    def plain(self) -> bool:
+        """Fires on any feature found: no exclusion, not every facet required."""
+        return not self.exclude and not (self.watchlist.require_all and self.facet_count > 1)
 
-        ``made`` holds the reasons already built for this item: watchlists that share a sector
-        or a company share the Reason (built once; reasons are read-only downstream).
-        """
+    def fires(self, rows: list[_Row], hits: dict[int, Hit], keys: list[_Key]) -> bool:
+        """Whether a watchlist with exclusions or ``require_all`` fires for its ``rows`` found."""
         if self.exclude and any(fid in hits for fid in self.exclude):
-            return None
-        rows = [(row, fid) for fid in found for row in self.entries[fid]]
-        if len(rows) > 1:
-            rows.sort()
-        if (
-            self.watchlist.require_all
-            and len({facet for (_, facet, _), _ in rows}) < self.facet_count
-        ):
-            return None
-        out: list[Reason] = []
-        for (_, facet, entry), fid in rows:
-            reason = made.get((entry, fid))
-            if reason is None or reason.facet != facet:
-                reason = made[(entry, fid)] = _reason(facet, entry, hits[fid])
-            out.append(reason)
-        return out or None
-
-
-def _reason(facet: Facet, entry: str, hit: Hit) -> Reason:
-    # validated: with pydantic-core this costs no more than model_construct (measured: 2.7 µs)
-    return Reason(facet=facet, term=entry, found=hit.found, field=hit.field, snippet=hit.snippet)
+            return False
+        return not self.watchlist.require_all or (
+            len({keys[key][0] for _, key in rows}) >= self.facet_count
+        )
 
 
 class Matcher:
     """All watchlists compiled once; ``match`` scans an item and its notices in one pass each."""
 
-    def __init__(self, scanner: _Scanner, compiled: list[_Compiled], bodies: BodyIndex) -> None:
+    def __init__(
+        self, scanner: _Scanner, compiled: list[_Compiled], keys: list[_Key], bodies: BodyIndex
+    ) -> None:
         self._scanner = scanner
+        self._keys = keys
         self._compiled = compiled
         self._bodies = bodies
-        self._by_feature: dict[int, list[int]] = {}
+        self._plain = [c.plain for c in compiled]
+        self._sections = [c.sections for c in compiled]
+        self._names = [c.watchlist.name for c in compiled]
+        # feature -> [(watchlist index, the watchlist's rows for it)], in watchlist order
+        self._by_feature: dict[int, list[tuple[int, list[_Row]]]] = {}
         for index, wl in enumerate(compiled):
-            for fid in wl.entries:
-                self._by_feature.setdefault(fid, []).append(index)
+            for fid, rows in wl.entries.items():
+                self._by_feature.setdefault(fid, []).append((index, rows))
 
     @classmethod
     def build(
         cls, watchlists: Sequence[Watchlist], taxonomy: Taxonomy, bodies: BodyIndex
     ) -> Matcher:
-        scanner = _Scanner()
-        compiled = [_compile(wl, scanner, taxonomy, bodies) for wl in watchlists]
-        scanner.compile()
-        return cls(scanner, compiled, bodies)
+        with _gc_paused():
+            scanner = _Scanner()
+            keys: dict[_Key, int] = {}
+            compiled = [_compile(wl, scanner, keys, taxonomy, bodies) for wl in watchlists]
+            scanner.compile()
+            return cls(scanner, compiled, list(keys), bodies)
 
     @property
     def watchlists(self) -> list[Watchlist]:
@@ -352,27 +356,82 @@ class Matcher:
         scan_item(self._scanner, item, notices, hits)
         return hits
 
+    def _reason(
+        self, key: int, hits: dict[int, Hit], made: dict[int, tuple[Reason]]
+    ) -> tuple[Reason]:
+        facet, entry, fid = self._keys[key]
+        hit = hits[fid]
+        # validated: with pydantic-core this costs no more than model_construct (2.7 µs)
+        reason = Reason(
+            facet=facet, term=entry, found=hit.found, field=hit.field, snippet=hit.snippet
+        )
+        made[key] = out = (reason,)
+        return out
+
     def match(self, item: PolicyItem, notices: Sequence[Notice] = ()) -> list[Match]:
+        """The watchlists ``item`` fires, in watchlist order, each with its reasons.
+
+        Kept flat: on real text an item fires about fourteen of a thousand watchlists, so this
+        loop runs as often as the scan's. Watchlists that share a sector or company share the
+        Reason object (built once per item; reasons are read-only downstream).
+        """
         hits = self.hits(item, notices)
-        found: dict[int, list[int]] = {}
+        if not hits:
+            return []
+        found: dict[int, list[_Row]] = {}
+        by_feature = self._by_feature
         for fid in hits:
-            for index in self._by_feature.get(fid, ()):
-                found.setdefault(index, []).append(fid)
+            for index, rows in by_feature.get(fid, ()):
+                got = found.get(index)
+                if got is None:
+                    found[index] = rows  # shared: copied below before it is extended
+                else:
+                    found[index] = [*got, *rows]
+        section, item_id = item.section, item.id
+        sections, plain, names, keys = self._sections, self._plain, self._names, self._keys
+        made: dict[int, tuple[Reason]] = {}  # key -> (its reason,), shared by the watchlists
         out: list[Match] = []
-        made: dict[tuple[str, int], Reason] = {}
         for index in sorted(found):
-            compiled = self._compiled[index]
-            if item.section not in compiled.sections:
+            if section not in sections[index]:
                 continue
-            reasons = compiled.reasons(found[index], hits, made)
-            if reasons:
-                name = compiled.watchlist.name
-                out.append(Match(watchlist=name, item_id=item.id, reasons=reasons))
+            rows = found[index]
+            if len(rows) > 1:
+                rows = sorted(rows)
+            if not plain[index] and not self._compiled[index].fires(rows, hits, keys):
+                continue
+            reasons: tuple[Reason, ...]
+            if len(rows) == 1:
+                key = rows[0][1]
+                reasons = made.get(key) or self._reason(key, hits, made)
+            else:
+                reasons = tuple(
+                    (made.get(key) or self._reason(key, hits, made))[0] for _, key in rows
+                )
+            out.append(Match(names[index], item_id, reasons))
         return out
 
 
-def _compile(wl: Watchlist, scanner: _Scanner, taxonomy: Taxonomy, bodies: BodyIndex) -> _Compiled:
-    entries: dict[int, list[tuple[int, Facet, str]]] = {}
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A build makes some 100,000 small acyclic objects; the cyclic collector would walk them
+    again and again (a third of the build time, measured), so it waits until the build is done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile(
+    wl: Watchlist,
+    scanner: _Scanner,
+    keys: dict[_Key, int],
+    taxonomy: Taxonomy,
+    bodies: BodyIndex,
+) -> _Compiled:
+    entries: dict[int, list[_Row]] = {}
     groups: tuple[tuple[Facet, list[str]], ...] = (
         ("sector", wl.sectors),
         ("company", wl.companies),
@@ -383,7 +442,8 @@ def _compile(wl: Watchlist, scanner: _Scanner, taxonomy: Taxonomy, bodies: BodyI
     for facet, values in groups:
         for value in values:
             fid = _feature(scanner, facet, value, taxonomy, bodies)
-            entries.setdefault(fid, []).append((position, facet, value))
+            key = keys.setdefault((facet, value, fid), len(keys))
+            entries.setdefault(fid, []).append((position, key))
             position += 1
     facet_count = sum(1 for _, values in groups if values)
     exclude = tuple(_term_feature(scanner, "exclude", term) for term in wl.exclude)
@@ -411,7 +471,11 @@ def _feature(
 
 
 def _term_feature(scanner: _Scanner, kind: str, term: str) -> int:
-    return _add(scanner, kind, _lower(normalize(term)), [term], plural=True)
+    display = normalize(term)
+    fid, new = scanner.feature(kind, _lower(display))
+    if new:
+        scanner.add_display(fid, display, plural=True)
+    return fid
 
 
 def _add(
