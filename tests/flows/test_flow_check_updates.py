@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from flows.check_updates import check_updates
 from policywatch.demo import DemoWorld
+from policywatch.devtools.ministrysite import MIIT_API
 from policywatch.store import Store
 from policywatch.store.schema import alerts, issues, items
 
@@ -77,10 +78,15 @@ def test_second_run_sends_nothing_new(world: DemoWorld, run_flow: Any) -> None:
     first = len(world.messages())
     before = [(r.id, r.content_hash, r.last_seen) for r in rows(world, items)]
     world.mail.clear()
+    world.site.reset_counts()
 
     state = run_flow(check_updates)
     assert state.is_completed(), state.message
     summary = state.result()
+    # one conditional request per feed or list URL, nothing else: the failed notices back off
+    asked = sorted(r.path for r in world.site.log)
+    assert asked == sorted(["/merics.org/en/rss.xml", MIIT_API]), asked
+    assert all({"if-none-match", "if-modified-since"} & set(r.headers) for r in world.site.log)
     assert world.messages() == []
     assert summary["matches"] == []
     assert summary["items"] == []
