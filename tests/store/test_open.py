@@ -34,9 +34,11 @@ def test_a_postgresql_schema_without_state_is_refused_untouched(pg_schema_url: s
 def test_an_existing_database_opens_read_only_and_an_old_one_is_upgraded(store_url: str) -> None:
     engine = make_engine(store_url)
     migrate(engine, upto="0003_item_previous_data")  # as an older policywatch left it
-    assert pending(engine) == ["0004_notice_backoff", "0005_outbox_item_channel", "0006_holders"]
+    assert pending(engine) == [
+        "0004_notice_backoff", "0005_outbox_item_channel", "0006_holders", "0007_health"
+    ]  # fmt: skip
     engine.dispose()
     with Store.open(store_url, create=False) as store:
         assert list(store.items()) == []
         assert pending(store.engine) == []
-    assert len(MIGRATIONS) == 6
+    assert len(MIGRATIONS) == 7
