@@ -81,7 +81,7 @@ def secret_resolver() -> SecretResolver:
     return prefect_secret
 
 
-@task(name="deliver-alerts", cache_policy=NO_CACHE)
+@task(name="deliver-alerts", task_run_name="deliver alerts", cache_policy=NO_CACHE)
 async def deliver_alerts(rt: p.Runtime, summary: p.RunSummary) -> dict[str, Any]:
     report = await asyncio.to_thread(p.deliver_alerts, rt, summary, secret_resolver())
     return report.summary()
@@ -119,7 +119,7 @@ async def publish(summary: p.RunSummary, flow_name: str) -> None:
     await acreate_markdown_artifact(
         key=artifact_key(base, "matches"),
         markdown=matches_markdown(summary),
-        description=f"{len(summary.matches)} match(es): watchlist, item, why, issue and notice",
+        description=f"{len(summary.matches)} match(es) by issue: watchlist, item, why, notice",
     )
 
 

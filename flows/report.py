@@ -55,6 +55,44 @@ def host(url: str) -> str:
     return name.removeprefix("www.")
 
 
+_URL = re.compile(r"https?://[^\s<>()\[\]]+[^\s<>()\[\].,;:!?'\"]")
+
+
+def url_label(url: str) -> str:
+    """``miit.gov.cn/…/art_9a8b7c6d.html``: the host and the last path segment, cut short."""
+    path = urlsplit(url).path.rstrip("/")
+    tail = path.rsplit("/", 1)[-1]
+    if not tail:
+        return host(url)
+    tail = tail if len(tail) <= 24 else tail[:23] + "…"
+    return f"{host(url)}/…/{tail}" if path.count("/") > 1 else f"{host(url)}/{tail}"
+
+
+def brief(value: object, limit: int) -> str:
+    """Markdown for free text: at most ``limit`` visible characters, URLs as short links (a
+    long URL does not wrap and would push the table off the screen)."""
+    text = re.sub(r"\s+", " ", str(value if value is not None else "")).strip()
+    out: list[str] = []
+    seen = pos = 0
+    for match in [*_URL.finditer(text), None]:
+        plain = text[pos : match.start() if match else len(text)]
+        if seen + len(plain) > limit:
+            return "".join(out) + _md_text(plain[: max(limit - seen - 1, 0)].rstrip()) + "…"
+        out.append(_md_text(plain))
+        seen += len(plain)
+        if match is None:
+            break
+        label = url_label(match.group())
+        out.append(link(label, match.group()))
+        seen, pos = seen + len(label), match.end()
+    return "".join(out)
+
+
+def _md_text(text: str) -> str:
+    """Plain text that Markdown shows as it is (no emphasis, no links)."""
+    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
+
+
 def _table(headers: list[str], rows: Sequence[Sequence[object]]) -> list[str]:
     if not rows:
         return ["_none_", ""]
@@ -114,13 +152,13 @@ def _opening(summary: RunSummary) -> list[str]:
     """A failed run's cause (and hint), then every problem, before anything else."""
     lines: list[str] = []
     if summary.failure:
-        lines += [f"**Run failed: {_cell(summary.failure)}**", ""]
+        lines += [f"**Run failed: {brief(summary.failure, 600)}**", ""]
         if summary.hint:
-            lines += [f"Hint: {_cell(summary.hint)}", ""]
+            lines += [f"Hint: {brief(summary.hint, 300)}", ""]
     others = [p for p in summary.problems if p.kind != "run"]
     if others:
         lines += [f"**{len(others)} problem(s)** to look at:", ""]
-        lines += [f"- {_cell(short(p.message, 300))}" for p in others] + [""]
+        lines += [f"- {brief(p.message, 400)}" for p in others] + [""]
     elif not summary.failure and summary.verdict == "clean":
         lines += [f"_{problem_summary(summary)}._", ""]
     return lines
@@ -130,7 +168,7 @@ def _sources(summary: RunSummary) -> list[str]:
     return _table(
         ["source", "read", "failed runs in a row", "candidates", "error"],
         [
-            [s.name, "yes" if s.ok else "NO", s.failures, s.candidates, short(s.error, ERROR)]
+            [s.name, "yes" if s.ok else "NO", s.failures, s.candidates, brief(s.error, ERROR)]
             for s in summary.sources
         ],
     )
@@ -141,7 +179,7 @@ def _issues(issues: Sequence[IssueOutcome]) -> list[str]:
         ["issue", "published", "status", "items", "error"],
         [
             [link(short(i.title or i.url, TITLE), i.url), i.published or "", i.status,
-             _counts(i.items), short(i.error, ERROR)]
+             _counts(i.items), brief(_without(i.error, i.url), ERROR)]
             for i in issues
         ],
     )  # fmt: skip
@@ -169,11 +207,16 @@ def _notices(notices: Sequence[NoticeRow]) -> list[str]:
     return _table(
         ["status", "site", "notice", "error"],
         [
-            [n.status, n.site, link(short(n.title or host(n.url), TITLE), n.url),
-             short(n.error, ERROR)]
+            [n.status, n.site, link(short(n.title or url_label(n.url), TITLE), n.url),
+             brief(_without(n.error, n.url).removeprefix(f"{n.site}: "), ERROR)]
             for n in notices
         ],
     )  # fmt: skip
+
+
+def _without(error: str | None, url: str) -> str:
+    """An error without the URL its row links already (errors often start with it)."""
+    return (error or "").replace(f"{url}: ", "").replace(url, "this page")
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -181,20 +224,23 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def matches_markdown(summary: RunSummary) -> str:
-    """One row per (watchlist, item) match: the item (linked to its issue), why it matched,
-    the change, the issue and the notices the item cites (linked)."""
+    """One row per (watchlist, item) match, grouped by issue: the item (linked to its issue),
+    why it matched (third), the change and the notices the item cites (linked)."""
     mode = " (dry run: nothing was sent)" if summary.dry_run else ""
     lines = [f"# {len(summary.matches)} match(es){mode}", ""]
     if not summary.matches:
         return "\n".join([*lines, "_no matches in this run_", ""])
-    rows = [_match_row(m) for m in summary.matches]
-    lines += _table(["watchlist", "item", "why", "change", "issue", "notice"], rows)
+    shown = summary.matches[:MAX_ROWS]
+    for issue in dict.fromkeys(m.issue for m in shown):
+        mine = [m for m in shown if m.issue == issue]
+        lines += [f"**{link(short(issue, 120), mine[0].url)}**", ""]
+        lines += _table(["watchlist", "item", "why", "change", "notice"], [_row(m) for m in mine])
+    if len(summary.matches) > MAX_ROWS:
+        lines.append(f"_… {len(summary.matches) - MAX_ROWS} more (the flow's result has them)_")
     return "\n".join(lines)
 
 
-def _match_row(m: MatchRow) -> list[object]:
+def _row(m: MatchRow) -> list[object]:
     notices = ", ".join(link(host(u), u) for u in m.notices[:3]) or "-"
-    return [
-        m.watchlist, link(short(m.headline, HEADLINE), m.url), short(m.reasons, REASONS),
-        m.change, short(m.issue, 40), notices,
-    ]  # fmt: skip
+    why = short(m.terms or m.reasons, REASONS)
+    return [m.watchlist, link(short(m.headline, HEADLINE), m.url), why, m.change, notices]

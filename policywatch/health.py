@@ -64,13 +64,19 @@ def _runs(n: int) -> str:
 
 
 def _delivery(summary: RunSummary) -> list[Problem]:
-    """Per channel, the due alerts that did not reach it; then the delivery's own errors."""
-    found = [
-        Problem("delivery", name, f"channel {name}: {_undelivered(c)}")
-        for name, c in sorted(summary.delivery.items())
-        if c.undelivered
-    ]
-    return found + [Problem("delivery", "", e) for e in summary.delivery_errors]
+    """Per channel, the due alerts that did not reach it and why (its note, else its last
+    error); then the delivery's other errors (the ops channel, a failed delivery step)."""
+    errors = list(summary.delivery_errors)
+    found = []
+    for name, counts in sorted(summary.delivery.items()):
+        if not counts.undelivered:
+            continue
+        mine = [e for e in errors if e.startswith(f"{name}: ")]
+        errors = [e for e in errors if e not in mine]
+        why = counts.note or (mine[-1].removeprefix(f"{name}: ") if mine else "")
+        text = f"channel {name}: {_undelivered(counts)}" + (f"; {why}" if why else "")
+        found.append(Problem("delivery", name, text))
+    return found + [Problem("delivery", "", e) for e in errors]
 
 
 def _undelivered(c: ChannelCounts) -> str:
@@ -80,8 +86,7 @@ def _undelivered(c: ChannelCounts) -> str:
                         ("retrying", c.retrying), ("failed for good", c.failed))
         if n
     ]  # fmt: skip
-    note = f" ({c.note})" if c.note else ""
-    return f"{c.undelivered} of {c.due} due alert(s) not delivered: {', '.join(parts)}{note}"
+    return f"{c.undelivered} of {c.due} due alert(s) not delivered ({', '.join(parts)})"
 
 
 def _canary(watch: Watch) -> Problem:

@@ -433,7 +433,7 @@ async def process_all(
 
     async def one(candidate: Candidate) -> IssueResult:
         async with gate:
-            label = candidate.title or p.candidate_location(candidate)
+            label = issue_label(candidate)
             try:
                 result: IssueResult = await runner(label, lambda: attempt(candidate, label))
             except Exception as exc:  # a bug or a broken state database: with its traceback
@@ -445,6 +445,14 @@ async def process_all(
             return progress(result, label)
 
     return list(await asyncio.gather(*(one(c) for c in candidates)))
+
+
+def issue_label(candidate: Candidate) -> str:
+    """``merics · ai-plus-manufacturing-hydrogen-pipelines`` (the source, then the title or
+    the page's or file's name): the task's name in the Prefect UI and the log lines' label."""
+    where = p.candidate_location(candidate)
+    name = candidate.title or where.rstrip("/").rsplit("/", 1)[-1] or where
+    return f"{candidate.source} · {name}"
 
 
 async def run_plain(

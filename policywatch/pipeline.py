@@ -49,6 +49,7 @@ from policywatch.summary import (
     NoticeRow,
     RunSummary,
     SourceOutcome,
+    reason_terms,
     reason_text,
 )
 from policywatch.taxonomy import Taxonomy, load_taxonomy
@@ -302,7 +303,7 @@ def add_matches(
         cited = list(dict.fromkeys(c for c in map(canonical_url, _urls(item)) if c in known))
         change = changes.get(m.item_id, "new")
         row = MatchRow(m.watchlist, m.item_id, item.headline, fetched.title, change,
-                       reason_text(m), url, cited)  # fmt: skip
+                       reason_text(m), url, cited, reason_terms(m))  # fmt: skip
         summary.matches.append(row)
 
 

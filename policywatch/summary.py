@@ -27,6 +27,17 @@ def reason_text(match: Match) -> str:
     return "; ".join(f"{r.facet} {r.term} ({r.field}: {r.found})" for r in match.reasons)
 
 
+def reason_terms(match: Match) -> str:
+    """The terms that matched, by facet (``sector batteries · company BYD, CATL``): the short
+    form of :func:`reason_text` for a table cell."""
+    facets: dict[str, list[str]] = {}
+    for r in match.reasons:
+        terms = facets.setdefault(r.facet, [])
+        if r.term not in terms:
+            terms.append(r.term)
+    return " · ".join(f"{facet} {', '.join(terms)}" for facet, terms in facets.items())
+
+
 @dataclass
 class SourceOutcome:
     name: str
@@ -78,6 +89,7 @@ class MatchRow:
     reasons: str
     url: str = ""  # the item's issue (a URL, or a file for a folder source)
     notices: list[str] = field(default_factory=list)  # the notices the item cites
+    terms: str = ""  # reason_terms: the short form of ``reasons``
 
 
 @dataclass
