@@ -18,7 +18,7 @@ from policywatch.health import problem_summary
 from policywatch.summary import IssueOutcome, MatchRow, NoticeRow, RunSummary
 
 MAX_ROWS = 200
-HEADLINE = 80  # characters of a headline in a cell
+HEADLINE = 80  # characters of a headline in a cell (60 in the matches, beside the reasons)
 TITLE = 48  # of an issue or notice title
 ERROR = 90  # of an error
 REASONS = 110
@@ -56,6 +56,7 @@ def host(url: str) -> str:
 
 
 _URL = re.compile(r"https?://[^\s<>()\[\]]+[^\s<>()\[\].,;:!?'\"]")
+_PATH = re.compile(r"(?<![\w:/.])/(?:[^\s/:()]+/)+([^\s/:()]+)")  # an absolute file path
 
 
 def url_label(url: str) -> str:
@@ -69,9 +70,11 @@ def url_label(url: str) -> str:
 
 
 def brief(value: object, limit: int) -> str:
-    """Markdown for free text: at most ``limit`` visible characters, URLs as short links (a
-    long URL does not wrap and would push the table off the screen)."""
+    """Markdown for free text: at most ``limit`` visible characters, URLs as short links and
+    files by their name (a long URL or path does not wrap: it would push a table off the
+    screen)."""
     text = re.sub(r"\s+", " ", str(value if value is not None else "")).strip()
+    text = _PATH.sub(r"\1", text)  # a file by its name: the full path is in the result
     out: list[str] = []
     seen = pos = 0
     for match in [*_URL.finditer(text), None]:
@@ -142,10 +145,21 @@ def to_markdown(summary: RunSummary, flow_name: str = "check-updates") -> str:
     lines += ["## Notices", "", *_notices(summary.notices)]
     lines += ["## Matches per watchlist", ""]
     lines += _table(["watchlist", "matches"], [list(r.values()) for r in summary.alert_rows()])
-    lines += ["## Delivery per channel", ""]
-    rows = summary.channel_rows()
-    lines += _table(list(rows[0]) if rows else [], [list(r.values()) for r in rows])
+    lines += ["## Delivery per channel", "", *_delivery(summary)]
     return "\n".join(lines)
+
+
+def _delivery(summary: RunSummary) -> list[str]:
+    """Per channel: alerts enqueued and due, messages and items sent, skipped (already
+    delivered), waiting (disabled, deferred or retrying: the note says why), failed for good."""
+    headers = ["channel", "enqueued", "due", "sent", "items", "skipped", "waiting", "failed"]
+    rows = [
+        [r["channel"], r["enqueued"], r["due"], r["messages sent"], r["items sent"],
+         r["skipped (already delivered)"], r["disabled"] + r["deferred"] + r["retrying"],
+         r["failed"], brief(r["note"], 56)]
+        for r in summary.channel_rows()
+    ]  # fmt: skip
+    return _table([*headers, "note"], rows)
 
 
 def _opening(summary: RunSummary) -> list[str]:
@@ -243,4 +257,4 @@ def matches_markdown(summary: RunSummary) -> str:
 def _row(m: MatchRow) -> list[object]:
     notices = ", ".join(link(host(u), u) for u in m.notices[:3]) or "-"
     why = short(m.terms or m.reasons, REASONS)
-    return [m.watchlist, link(short(m.headline, HEADLINE), m.url), why, m.change, notices]
+    return [m.watchlist, link(short(m.headline, 60), m.url), why, m.change, notices]
