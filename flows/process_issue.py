@@ -50,9 +50,9 @@ async def process_issue(
         dry_run: Match and report only: nothing is recorded, no alert is enqueued or sent.
         deliver: Send the pending alerts at the end of the run.
     """
-    candidate = candidate_for(location)
 
     async def body(rt: p.Runtime, summary: p.RunSummary) -> None:
+        candidate = candidate_for(location)  # a missing file: the run's one-line failure
         async with p.make_client(rt.config.app.http) as client, parse_pool(rt.config) as pool:
             intake = Intake(rt, client, pool, dry_run=dry_run, force=force)
             [result] = await process_all(intake, [candidate], _issue_runner)
