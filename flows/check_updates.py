@@ -18,15 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.common import (
-    deliver_step,
-    finish,
-    guarded,
-    open_run,
-    parse_pool,
-    run_timeout,
-    secret_resolver,
-)
+from flows.common import deliver_step, execute, parse_pool, run_timeout, secret_resolver
 from policywatch import pipeline as p
 from policywatch.intake import Intake, Runners, run_intake
 
@@ -88,7 +80,7 @@ async def check_updates(
     sources: list[str] | None = None,
     deliver: bool = True,
     alert_existing: bool = False,
-) -> dict[str, Any]:
+) -> Any:
     """Check the newsletter sources for new issues, follow their notices and alert watchlists.
 
     Args:
@@ -99,8 +91,8 @@ async def check_updates(
         alert_existing: A source's first run alerts everything it lists, not only what was
             published within intake.baseline_days (the rest is otherwise a silent baseline).
     """
-    rt, summary = open_run(dry_run)
-    async with guarded(rt, summary, "check-updates"):
+
+    async def body(rt: p.Runtime, summary: p.RunSummary) -> None:
         clock, statements = time.perf_counter(), rt.store.statements
         selected = p.selected_sources(rt.config, sources)
         async with p.make_client(rt.config.app.http) as client, parse_pool(rt.config) as pool:
@@ -119,7 +111,8 @@ async def check_updates(
             await deliver_step(rt, summary)
             summary.stats["delivery_statements"] = rt.store.statements - before
         summary.stats["pipeline_s"] = round(time.perf_counter() - clock, 3)
-        return await finish(rt, summary, "check-updates")
+
+    return await execute("check-updates", dry_run, deliver, body)
 
 
 def _counts(counts: dict[str, int], empty: str) -> str:

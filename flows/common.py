@@ -1,26 +1,33 @@
-"""What the three flows share: opening a run, delivering, publishing artifacts, finishing.
+"""What the three flows share: opening a run, delivering, keeping its health, publishing, finishing.
 
-Artifact keys derive from the deployment name (or the flow name when run ad hoc), so the Prefect
-UI shows one history per deployment. Artifacts carry names and counts only, never a channel URL.
+A run ends in one of three states (``policywatch.health``): Completed, Completed named
+"Completed with problems" (and the event ``policywatch.run.problems``), or Failed with its
+cause as the message (and ``policywatch.run.failed``). Artifact keys derive from the deployment
+name (or the flow name when run ad hoc), so the Prefect UI shows one history per deployment.
+Artifacts and events carry names and counts only, never a channel URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from prefect import Task, get_run_logger, task
-from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.runtime import deployment, flow_run
+from prefect.states import Completed, Failed
 
-from flows.report import artifact_key, headline, match_table, to_markdown
+from flows.events import announce
+from flows.report import artifact_key, headline, matches_markdown, to_markdown
 from policywatch import pipeline as p
+from policywatch.canaries import Watch
 from policywatch.channels import SecretResolver
+from policywatch.errors import PolicywatchError
+from policywatch.health import PROBLEMS_STATE, assess, problem_summary
 from policywatch.settings import Config
 
 
@@ -74,7 +81,7 @@ def secret_resolver() -> SecretResolver:
     return prefect_secret
 
 
-@task(name="deliver-alerts", cache_policy=NO_CACHE)
+@task(name="deliver-alerts", task_run_name="deliver alerts", cache_policy=NO_CACHE)
 async def deliver_alerts(rt: p.Runtime, summary: p.RunSummary) -> dict[str, Any]:
     report = await asyncio.to_thread(p.deliver_alerts, rt, summary, secret_resolver())
     return report.summary()
@@ -101,60 +108,104 @@ def artifact_base(default: str) -> str:
 
 
 async def publish(summary: p.RunSummary, flow_name: str) -> None:
-    """The Markdown summary and the matches table, under keys stable per deployment."""
+    """The Markdown summary and the matches, under keys stable per deployment. The matches are
+    Markdown too: the UI's table artifacts neither wrap long cells nor render links."""
     base = artifact_base(flow_name)
     await acreate_markdown_artifact(
         key=artifact_key(base, "summary"),
         markdown=to_markdown(summary, flow_name),
         description=headline(summary),
     )
-    rows = match_table(summary) or [
-        {
-            "watchlist": "",
-            "headline": "(no matches in this run)",
-            "change": "",
-            "issue": "",
-            "reasons": "",
-            "item_id": "",
-        }
-    ]
-    await acreate_table_artifact(
+    await acreate_markdown_artifact(
         key=artifact_key(base, "matches"),
-        table=rows,
-        description=f"{len(summary.matches)} match(es): watchlist, item and why",
+        markdown=matches_markdown(summary),
+        description=f"{len(summary.matches)} match(es) by issue: watchlist, item, why, notice",
     )
 
 
-async def fail_run(rt: p.Runtime, summary: p.RunSummary, exc: BaseException, name: str) -> None:
-    """Artifacts and the ``runs`` row for a failed run too (best effort: state may be the cause)."""
-    summary.delivery_errors.append(f"run failed: {exc}")
+Body = Callable[[p.Runtime, p.RunSummary], Awaitable[None]]
+
+
+async def execute(flow_name: str, dry_run: bool, deliver: bool, body: Body) -> Any:
+    """A flow's run: open it, run ``body`` under the state's run lock, keep its health watches
+    and tell the ops channel (after a failure too), publish, and return the final state.
+
+    An expected failure (a PolicywatchError: no source reachable, a config or state problem)
+    returns a Failed state whose message is the cause: one log line, no traceback. Anything
+    else is a bug and is raised, with its traceback."""
     try:
-        await publish(summary, name)
-        if not summary.dry_run:
+        rt, summary = open_run(dry_run)
+    except PolicywatchError as exc:
+        return await failed(None, p.RunSummary(run_id=run_id(), dry_run=dry_run), exc, flow_name)
+    watches: list[Watch] = []
+    try:
+        with rt.store.run_lock(rt.run_id):
+            try:
+                await body(rt, summary)
+            finally:
+                watches = await watch_step(rt, summary, tell=deliver and not dry_run)
+            return await finish(rt, summary, flow_name, watches)
+    except Exception as exc:
+        state = await failed(rt, summary, exc, flow_name, watches)
+        if isinstance(exc, PolicywatchError) or p.state_unusable(exc):
+            return state
+        raise
+    finally:
+        rt.close()
+
+
+async def watch_step(rt: p.Runtime, summary: p.RunSummary, *, tell: bool) -> list[Watch]:
+    """The run's watches updated (stored unless a dry run) and owed ops alerts sent; a state
+    that cannot take them is logged, never raised (the run's own outcome comes first)."""
+    from policywatch.watching import keep_watch, tell_ops
+
+    def work() -> list[Watch]:
+        watches = keep_watch(rt.store, rt.config, summary, save=not summary.dry_run)
+        if tell:
+            summary.delivery_errors.extend(tell_ops(rt.store, rt.config, secret_resolver()))
+        return watches
+
+    try:
+        return await asyncio.to_thread(work)
+    except Exception as exc:
+        get_run_logger().warning("could not update the health watches: %s", exc)
+        return []
+
+
+async def failed(
+    rt: p.Runtime | None,
+    summary: p.RunSummary,
+    exc: BaseException,
+    flow_name: str,
+    watches: list[Watch] | None = None,
+) -> State[Any]:
+    """Artifacts, event and ``runs`` row of a failed run (best effort: state may be the cause);
+    the Failed state carries the error, so ``state.result()`` gives it back."""
+    summary.failure = str(exc) or type(exc).__name__
+    summary.hint = getattr(exc, "hint", None)
+    assess(summary, watches or [])
+    try:
+        await publish(summary, flow_name)
+        announce(summary, flow_name)
+        if rt is not None and not summary.dry_run:
             rt.store.finish_run(rt.run_id, "failed", {**summary.to_dict(), "error": str(exc)})
     except Exception as inner:  # never hide the original error
         get_run_logger().warning("could not record the failed run: %s", inner)
+    return Failed(message=summary.failure, data=exc)
 
 
-async def finish(rt: p.Runtime, summary: p.RunSummary, flow_name: str) -> dict[str, Any]:
-    """Publish artifacts, close the ``runs`` row, log the one-line result, return the summary."""
+async def finish(rt: p.Runtime, summary: p.RunSummary, flow_name: str, watches: list[Watch]) -> Any:
+    """Publish artifacts, close the ``runs`` row, log the result; the summary, in a state named
+    "Completed with problems" when there are any (and the event that says which)."""
+    assess(summary, watches)
     data = summary.to_dict()
     await publish(summary, flow_name)
     if not summary.dry_run:
         rt.store.finish_run(rt.run_id, "completed", data)
-    get_run_logger().info("summary: %s", headline(summary))
-    return data
-
-
-@asynccontextmanager
-async def guarded(rt: p.Runtime, summary: p.RunSummary, flow_name: str) -> AsyncIterator[None]:
-    """A flow's body under the state's run lock: a failure is published before it is raised,
-    and the runtime is closed whatever happens."""
-    try:
-        with rt.store.run_lock(rt.run_id):
-            yield
-    except Exception as exc:
-        await fail_run(rt, summary, exc, flow_name)
-        raise
-    finally:
-        rt.close()
+    log = get_run_logger()
+    log.info("summary: %s", headline(summary))
+    if not summary.problems:
+        return data
+    log.info("health: %s", problem_summary(summary))
+    announce(summary, flow_name)
+    return Completed(message=problem_summary(summary), name=PROBLEMS_STATE, data=data)

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.check_updates import process_issue_task, run_name
-from flows.common import deliver_step, finish, guarded, open_run, parse_pool, run_timeout
+from flows.common import deliver_step, execute, parse_pool, run_timeout
 from policywatch import pipeline as p
 from policywatch.errors import PolicywatchError
 from policywatch.intake import Intake, process_all
@@ -41,7 +41,7 @@ def candidate_for(location: str) -> Candidate:
 @flow(name="process-issue", flow_run_name=run_name, log_prints=False, timeout_seconds=run_timeout())
 async def process_issue(
     location: str, force: bool = False, dry_run: bool = False, deliver: bool = True
-) -> dict[str, Any]:
+) -> Any:
     """Process one newsletter issue given by URL or file path (HTML, PDF or text).
 
     Args:
@@ -50,9 +50,9 @@ async def process_issue(
         dry_run: Match and report only: nothing is recorded, no alert is enqueued or sent.
         deliver: Send the pending alerts at the end of the run.
     """
-    candidate = candidate_for(location)
-    rt, summary = open_run(dry_run)
-    async with guarded(rt, summary, "process-issue"):
+
+    async def body(rt: p.Runtime, summary: p.RunSummary) -> None:
+        candidate = candidate_for(location)  # a missing file: the run's one-line failure
         async with p.make_client(rt.config.app.http) as client, parse_pool(rt.config) as pool:
             intake = Intake(rt, client, pool, dry_run=dry_run, force=force)
             [result] = await process_all(intake, [candidate], _issue_runner)
@@ -66,4 +66,5 @@ async def process_issue(
         get_run_logger().info("process: %s", summary.issues[-1].status)
         if deliver and not dry_run:
             await deliver_step(rt, summary)
-        return await finish(rt, summary, "process-issue")
+
+    return await execute("process-issue", dry_run, deliver, body)

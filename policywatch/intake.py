@@ -42,7 +42,7 @@ from policywatch.sources.merics import page_url, verdict_for
 from policywatch.store.documents import AlertedDocument, Document
 from policywatch.store.reads import NoticeState, Snapshot
 from policywatch.store.writes import NoticeRetry, notice_row
-from policywatch.summary import IssueOutcome, NoticeRow, RunSummary, SourceOutcome
+from policywatch.summary import FailureCause, IssueOutcome, NoticeRow, RunSummary, SourceOutcome
 
 __all__ = ["Intake", "IssueFailed", "IssueResult", "Runner", "plain_runner", "retry_for"]
 
@@ -138,7 +138,8 @@ class Intake:
         error = None if ok else new_state.last_error
         if not state.extra.get("baseline_done", state.last_ok is not None):
             self.in_baseline.add(source.name)
-        return found, new_state, SourceOutcome(source.name, ok, len(found), error)
+        failures = new_state.consecutive_failures
+        return found, new_state, SourceOutcome(source.name, ok, len(found), error, failures)
 
     async def settle_source(
         self, source: SourceSettings, state: SourceState, results: Sequence[IssueResult]
@@ -161,13 +162,17 @@ class Intake:
         try:
             return await self._process(candidate)
         except (FetchError, ParseError) as exc:
-            raise IssueFailed(self.failed(candidate, str(exc))) from exc
+            cause: FailureCause = "parse" if isinstance(exc, ParseError) else "fetch"
+            raise IssueFailed(self.failed(candidate, str(exc), cause)) from exc
 
-    def failed(self, candidate: Candidate, error: str) -> IssueResult:
+    def failed(
+        self, candidate: Candidate, error: str, cause: FailureCause = "fetch"
+    ) -> IssueResult:
         where = p.candidate_location(candidate)
         part = RunSummary(run_id=self.rt.run_id, dry_run=self.dry_run)
         part.issues.append(IssueOutcome(
-            where, candidate.source, "failed", candidate.title, candidate.published, error=error
+            where, candidate.source, "failed", candidate.title, candidate.published, error=error,
+            cause=cause,
         ))  # fmt: skip
         return IssueResult(candidate, "failed", error, part, candidate.published)
 
@@ -408,7 +413,7 @@ class Intake:
         changes: dict[str, Change] = dict.fromkeys(again, "new")
         matches = p.match_items(rt.matcher, fetched, changes, notices, again) if again else []
         alerts = p.build_alerts(rt.watchlists, matches, fetched.issue.items, changes, rt.run_id)
-        p.add_matches(part, fetched, changes, matches)
+        p.add_matches(part, fetched, changes, matches, notices)
         if alerts and not self.dry_run:
             record = await asyncio.to_thread(
                 p.record_issue, rt.store, fetched, snap, notices, links, alerts, rt.run_id
@@ -538,17 +543,26 @@ async def process_all(
 
     async def one(candidate: Candidate) -> IssueResult:
         async with gate:
-            label = candidate.title or p.candidate_location(candidate)
+            label = issue_label(candidate)
             try:
                 result: IssueResult = await runner(label, lambda: attempt(candidate, label))
             except Exception as exc:  # a bug or a broken state database: with its traceback
                 if p.state_unusable(exc):
                     raise
                 log.warning("issue %s failed: %s", label, exc)
-                return progress(intake.failed(candidate, f"{type(exc).__name__}: {exc}"), label)
+                failed = intake.failed(candidate, f"{type(exc).__name__}: {exc}", "error")
+                return progress(failed, label)
             return progress(result, label)
 
     return list(await asyncio.gather(*(one(c) for c in candidates)))
+
+
+def issue_label(candidate: Candidate) -> str:
+    """``merics · ai-plus-manufacturing-hydrogen-pipelines`` (the source, then the title or
+    the page's or file's name): the task's name in the Prefect UI and the log lines' label."""
+    where = p.candidate_location(candidate)
+    name = candidate.title or where.rstrip("/").rsplit("/", 1)[-1] or where
+    return f"{candidate.source} · {name}"
 
 
 async def run_plain(

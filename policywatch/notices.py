@@ -151,13 +151,19 @@ async def fetch_one(
         fetched = Fetched(error_notice(url, name, str(exc), "not_found"))
     except BlockedError as exc:
         fetched = Fetched(error_notice(url, name, str(exc), "blocked"))
-    except (FetchError, ParseError) as exc:
+    except (FetchError, ParseError) as exc:  # expected (a 503, a timeout): one line, retried
+        log.warning("notice %s failed: %s; retried later", url, _reason(exc, url))
         fetched = Fetched(error_notice(url, name, str(exc)))
     # The cited URL stays the key: items link to it, a redirect target may change.
     fetched.notice = fetched.notice.model_copy(
         update={"url": canonical_url(url), "fetched_at": dt.datetime.now(dt.UTC)}
     )
     return fetched
+
+
+def _reason(exc: Exception, url: str) -> str:
+    """The error without the URL it starts with (the log line names it once)."""
+    return str(exc).removeprefix(f"{url}: ")
 
 
 async def fetch_notices(

@@ -12,13 +12,21 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from policywatch.canaries import Watch
 from policywatch.channels import Channel, SecretResolver, send
 from policywatch.errors import PolicywatchError
 from policywatch.notify import Entry, Message, render_alert, trim
 from policywatch.settings import DeliverySettings
 from policywatch.store.schema import alerts, items
 
-__all__ = ["OPS_CHANNEL", "list_alerts", "outbox_totals", "render_ops", "send_test"]
+__all__ = [
+    "OPS_CHANNEL",
+    "list_alerts",
+    "outbox_totals",
+    "render_health",
+    "render_ops",
+    "send_test",
+]
 
 OPS_CHANNEL = "ops"
 HEADLINE_CHARS = 90
@@ -48,6 +56,44 @@ def render_ops(rows: Sequence[Any]) -> Message:
         id_key="ops|" + ",".join(r.key for r in rows),
         count=n,
         keys=tuple(r.key for r in rows),
+    )
+
+
+_TITLES = {
+    "source": "source {s} failing",
+    "issue_layout": "source {s}: an issue page gave no items",
+    "notice_layout": "notices of {s}: no title or body found",
+}
+_WHAT_TO_DO = {
+    "source": "Check the source's URLs in config/policywatch.yaml and whether the site answers; "
+    "`policywatch discover` lists what the source offers.",
+    "issue_layout": "See the parser's error with `policywatch parse URL`; the MERICS layout may "
+    "have changed and the parser may need an update. The issue is retried on every run.",
+    "notice_layout": "See what the parser finds with `policywatch parse --site SITE URL -f "
+    "table`; the site's parser may need an update. The notices are retried on their schedule.",
+}
+
+
+def render_health(watch: Watch) -> Message:
+    """One ops alert about a watch that began failing, or recovered (``policywatch.canaries``)."""
+    recovery = watch.owed == "recovery"
+    title = _TITLES[watch.kind].format(s=watch.subject)
+    subject = f"[policywatch ops] {title}" + (": recovered" if recovery else "")
+    lines = [watch.describe()]
+    if watch.since is not None:
+        began = "It had been failing since" if recovery else "Failing since"
+        lines.append(f"{began} {watch.since:%Y-%m-%d %H:%M} UTC.")
+    if not recovery:
+        lines += [f"- {url}" for url in watch.urls[-5:]] + ["", _WHAT_TO_DO[watch.kind]]
+    text = subject + "\n\n" + "\n".join(lines) + "\n"
+    since = watch.since.isoformat() if watch.since else ""
+    return Message(
+        subject=subject,
+        text=text,
+        html="".join(f"<p>{html.escape(line)}</p>" for line in [subject, *lines] if line),
+        markdown=text,
+        slack=text,
+        id_key=f"ops-health|{watch.key}|{since}|{watch.owed}",
     )
 
 

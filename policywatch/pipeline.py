@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from parsers.notices import canonical_url
 from parsers.records import Issue, Notice, PolicyItem
 from parsers.similar import pair_edited
 from policywatch.alerting import build_alerts
@@ -49,6 +50,7 @@ from policywatch.summary import (
     NoticeRow,
     RunSummary,
     SourceOutcome,
+    reason_terms,
     reason_text,
 )
 from policywatch.taxonomy import Taxonomy, load_taxonomy
@@ -277,7 +279,7 @@ def summarise_issue(
                 )
             )
     summary.notices.extend(NoticeRow(n.url, n.site, n.status, n.title, n.error) for n in notices)
-    add_matches(summary, fetched, changes, matches)
+    add_matches(summary, fetched, changes, matches, notices)
     outcome = IssueOutcome(
         url=fetched.url, source=fetched.source, status=status, title=fetched.issue.issue.title,
         published=fetched.issue.issue.published, items={str(k): v for k, v in counts.items()},
@@ -291,14 +293,24 @@ def add_matches(
     fetched: FetchedIssue,
     changes: dict[str, Change],
     matches: Sequence[Match],
+    notices: Sequence[Notice] = (),
 ) -> None:
+    """One row per match, with the issue's URL and the notices the item cites (the artifact
+    links both)."""
     by_id = {i.id: i for i in fetched.issue.items}
+    known = {n.url for n in notices}
+    url = fetched.issue.issue.url or fetched.url
     for m in matches:
-        headline = by_id[m.item_id].headline
+        item = by_id[m.item_id]
+        cited = list(dict.fromkeys(c for c in map(canonical_url, _urls(item)) if c in known))
         change = changes.get(m.item_id, "new")
-        summary.matches.append(
-            MatchRow(m.watchlist, m.item_id, headline, fetched.title, change, reason_text(m))
-        )
+        row = MatchRow(m.watchlist, m.item_id, item.headline, fetched.title, change,
+                       reason_text(m), url, cited, reason_terms(m))  # fmt: skip
+        summary.matches.append(row)
+
+
+def _urls(item: PolicyItem) -> list[str]:
+    return [link.url for link in item.links if link.url.lower().startswith(("http:", "https:"))]
 
 
 def unqueued(store: Store, alerts: Sequence[Alert]) -> list[Alert]:  # tests and dry runs

@@ -231,7 +231,8 @@ class ParsePool:
             raise
         idle.put_nowait(worker)
         if status != "ok":
-            raise ParseError(label or job, str(value))
+            where = label or job
+            raise ParseError(where, str(value).removeprefix(f"{where}: "))  # named once
         return value
 
     def _exchange(self, worker: _Worker, job: str, args: tuple[Any, ...]) -> tuple[str, Any]:

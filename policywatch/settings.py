@@ -414,6 +414,20 @@ class DeliverySettings(Section):
     )
 
 
+class HealthSettings(Section):
+    """When the ``ops`` channel hears about a source or a page layout (README, "Health")."""
+
+    source_failures: int = Field(
+        3, ge=1, description="failed runs in a row of one source before the ops channel is told"
+    )
+    notice_layout_pages: int = Field(
+        3,
+        ge=1,
+        description="notices in a row of one site with no title or body found (the layout "
+        "may have changed) before the ops channel is told",
+    )
+
+
 def state_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be a state database (without loading SQLAlchemy), or None."""
     scheme, sep, _ = url.partition("://")
@@ -442,6 +456,7 @@ class AppSettings(Section):
     notices: NoticeSettings = Field(default_factory=NoticeSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     @field_validator("sources")
     @classmethod

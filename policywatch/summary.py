@@ -17,10 +17,25 @@ from policywatch.delivery_report import ChannelCounts, DeliveryReport
 from policywatch.models import Alert, Change, Match
 
 IssueStatus = Literal["new", "revised", "unchanged", "ignored", "unrecognised", "failed"]
+# Why an issue failed: its page could not be fetched or read, the parser found no items in it
+# (the structural canary of ``policywatch.canaries``), or a step after parsing failed.
+FailureCause = Literal["fetch", "parse", "error"]
+Verdict = Literal["clean", "problems", "failed"]
 
 
 def reason_text(match: Match) -> str:
     return "; ".join(f"{r.facet} {r.term} ({r.field}: {r.found})" for r in match.reasons)
+
+
+def reason_terms(match: Match) -> str:
+    """The terms that matched, by facet (``sector batteries · company BYD, CATL``): the short
+    form of :func:`reason_text` for a table cell."""
+    facets: dict[str, list[str]] = {}
+    for r in match.reasons:
+        terms = facets.setdefault(r.facet, [])
+        if r.term not in terms:
+            terms.append(r.term)
+    return " · ".join(f"{facet} {', '.join(terms)}" for facet, terms in facets.items())
 
 
 @dataclass
@@ -29,6 +44,7 @@ class SourceOutcome:
     ok: bool
     candidates: int = 0
     error: str | None = None
+    failures: int = 0  # failed runs in a row, this one included (0: listed fine)
 
 
 @dataclass
@@ -40,6 +56,7 @@ class IssueOutcome:
     published: dt.date | None = None
     items: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    cause: FailureCause | None = None  # set when status is "failed"
 
 
 @dataclass
@@ -70,6 +87,19 @@ class MatchRow:
     issue: str
     change: Change
     reasons: str
+    url: str = ""  # the item's issue (a URL, or a file for a folder source)
+    notices: list[str] = field(default_factory=list)  # the notices the item cites
+    terms: str = ""  # reason_terms: the short form of ``reasons``
+
+
+@dataclass
+class Problem:
+    """Something an operator must act on (``policywatch.health``): a source down while others
+    worked, alerts that did not reach their channel, a canary, or the run's own failure."""
+
+    kind: Literal["run", "source", "delivery", "canary"]
+    subject: str
+    message: str
 
 
 @dataclass
@@ -97,6 +127,10 @@ class RunSummary:
     delivery_errors: list[str] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)  # timings and statement counts
     baseline: Counter[str] = field(default_factory=Counter)  # per source: recorded, not alerted
+    failure: str | None = None  # why the run failed (its error's message), None if it did not
+    hint: str | None = None  # what to do about the failure, when its error says
+    problems: list[Problem] = field(default_factory=list)  # see policywatch.health
+    verdict: Verdict = "clean"
 
     def issue_counts(self) -> Counter[str]:
         return Counter(i.status for i in self.issues)

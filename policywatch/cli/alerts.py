@@ -60,7 +60,8 @@ def deliver(
 ) -> None:
     """Send the pending alerts that are due; prints what each channel got.
 
-    Exits 1 when an alert that was due did not reach its channel (it stays queued).
+    Exits 0 when every due alert was delivered (or none was due), 1 when some did not reach
+    their channel (they stay queued), 2 when alerts were due and none was delivered.
     """
     from policywatch.outbox import deliver_pending
     from policywatch.store import Store
@@ -76,6 +77,8 @@ def deliver(
     except PolicywatchError as exc:
         raise fail(exc) from None
     _print_report(report)
+    if report.outcome == "none_delivered":
+        raise typer.Exit(code=2)
     if report.undelivered or report.errors:
         raise typer.Exit(code=1)
 

@@ -3,7 +3,9 @@
 ``check-config`` reads every file of the config folder, reports every problem of every file at
 once (file:line each) and exits 2 when there is any, so it can guard a deploy or a CI job. A
 channel that is disabled on this machine (its ``${VAR}`` is not set) is listed with the reason
-and makes the exit code 1: the config is valid, but that channel would not deliver. The checks
+and makes the exit code 1: the config is valid, but that channel would not deliver; so does a
+``secret:NAME`` (a channel URL or a mailbox password) whose Prefect Secret block the configured
+Prefect API does not have (with no API configured, the line says they were not checked). The checks
 themselves are ``policywatch.configcheck`` (shared with ``run``); a folder without the taxonomy
 files is checked against the shipped ones, and says so.
 """
@@ -104,6 +106,49 @@ def _check_channels(config: Config, resolve_env: bool, report: _Report) -> str |
     return f"{len(channels) - len(disabled)} channel(s) ready: {shown or '-'}{off}"
 
 
+def _secret_refs(config: Config) -> dict[str, list[str]]:
+    """Prefect Secret block name -> what refers to it (channels, mailbox passwords). A file that
+    does not load is reported on its own line; here it just refers to nothing."""
+    from policywatch.channels import load_channels
+    from policywatch.settings import SECRET_PREFIX
+
+    refs: dict[str, list[str]] = {}
+    path = config.dir / CHANNELS_FILE
+    try:
+        channels = load_channels(path, resolve_env=False) if path.exists() else {}
+        sources = config.app.sources
+    except ConfigError:
+        return refs
+    for name, channel in channels.items():
+        if channel.secret:
+            refs.setdefault(channel.secret, []).append(f"channel '{name}'")
+    for src in sources:
+        raw = src.password.get_secret_value() if src.password else ""
+        if src.enabled and raw.startswith(SECRET_PREFIX):
+            name = raw.removeprefix(SECRET_PREFIX).strip()
+            refs.setdefault(name, []).append(f"source '{src.name}' password")
+    return refs
+
+
+def _check_secrets(config: Config, report: _Report) -> str | None:
+    """Each ``secret:NAME`` must name a Secret block of the configured Prefect API."""
+    refs = _secret_refs(config)
+    if not refs:
+        return "none used"
+    import logging
+
+    from flows.secret_blocks import missing_blocks
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines stay out
+    url, problems = missing_blocks(sorted(refs))
+    if url is None:
+        return f"{len(refs)} not checked: no Prefect API is configured (PREFECT_API_URL)"
+    report.warnings += [f"{', '.join(refs[name])}: {why}" for name, why in problems.items()]
+    if problems:
+        return WARNING + f"{len(problems)} of {len(refs)} cannot be used from {url}"
+    return f"{len(refs)} found at {url}: {', '.join(sorted(refs))}"
+
+
 def _check_watchlists(config: Config, taxonomy: Taxonomy | None) -> str | None:
     from policywatch.configcheck import check_watchlists
     from policywatch.watchlists import EMPTY_WARNING
@@ -146,6 +191,8 @@ def check_config(
 
     report.check(f"{sectors}, {companies}", taxonomy_step)
     report.check(str(config.dir / CHANNELS_FILE), lambda: _check_channels(config, env, report))
+    if env:
+        report.check("Prefect Secret blocks (secret:NAME)", lambda: _check_secrets(config, report))
     watchlists = config.dir / WATCHLISTS_FILE
     taxonomy = holder[0] if holder and bodies_ok else None
     report.check(str(watchlists), lambda: _check_watchlists(config, taxonomy))

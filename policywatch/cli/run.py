@@ -205,6 +205,25 @@ def run(
     from policywatch.demo import summary_table
 
     console.print(summary_table(summary, "check-updates" + (" (dry run)" if dry_run else "")))
+    code = report_health(summary)
+    if code:
+        raise typer.Exit(code)
+
+
+def report_health(summary: dict[str, Any]) -> int:
+    """The run's problems below its table, and the exit code: 0 clean, 1 completed with
+    problems, 2 failed (alerts were due and none was delivered); README, "Exit codes"."""
+    from policywatch.health import exit_code
+
+    verdict = str(summary.get("verdict", "clean"))
+    problems = summary.get("problems") or []
+    if verdict == "failed":
+        err_console.print("[bold red]failed:[/] alerts were due and none was delivered")
+    elif problems:
+        err_console.print(f"[bold yellow]completed with {len(problems)} problem(s):[/]")
+    for problem in problems:
+        err_console.print(f"  - {escape(problem['message'])}", highlight=False, soft_wrap=True)
+    return exit_code(verdict)
 
 
 @app.command("serve")

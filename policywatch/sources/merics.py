@@ -84,10 +84,9 @@ async def list_candidates(
         try:
             links.update(await _read_feed(source.feed_url, client, state, origin))
         except FetchError as exc:
-            log.warning("feed of %s failed (%s); reading the listing instead", source.name, exc)
             feed_failed = exc
     if source.listing_url and (feed_failed or since or not source.feed_url):
-        for key, day in (await _read_listing(source, client, origin, since)).items():
+        for key, day in (await _listing(source, client, origin, since, feed_failed)).items():
             if links.get(key) is None:
                 links[key] = day
     elif feed_failed:
@@ -104,6 +103,27 @@ async def list_candidates(
             published=pending.published, labelled=True,
         ))  # fmt: skip
     return list(found.values())
+
+
+async def _listing(
+    source: SourceSettings,
+    client: PoliteClient,
+    origin: str,
+    since: date | None,
+    feed_failed: FetchError | None,
+) -> dict[str, date | None]:
+    """The listing's links; when it stands in for a failed feed, one warning says so (and a
+    failing listing names the feed's failure too: the caller logs the source's one line)."""
+    try:
+        found = await _read_listing(source, client, origin, since)
+    except FetchError as exc:
+        if feed_failed is None:
+            raise
+        reason = f"{exc.reason}; the feed failed too ({feed_failed})"
+        raise FetchError(exc.url, reason, status=exc.status, attempts=exc.attempts) from exc
+    if feed_failed is not None:
+        log.warning("feed of %s failed (%s); read the listing instead", source.name, feed_failed)
+    return found
 
 
 def page_url(source: SourceSettings, key: str) -> str:

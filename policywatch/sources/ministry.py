@@ -1,10 +1,11 @@
 """A ministry's own column list pages as a source: each new list entry is a notice to read.
 
 The list parsers are in ``parsers.lists`` (one per site, pure); this module does the requests:
-the first page of each list URL with a conditional GET, more pages on the first run and with
-``--since`` (``backfill_pages``), and for two-step sites (MIIT's and SAMR's column pages name the
-API request that loads the list) the API request, which it remembers, so a run with nothing new
-costs one conditional request per list URL and nothing else.
+the first page of each list URL with a conditional GET, then further pages (up to
+``backfill_pages``) only while a page ends in entries not seen yet, and for two-step sites
+(MIIT's and SAMR's column pages name the API request that loads the list) the API request,
+which it remembers, so a run with nothing new costs one conditional request per list URL and
+nothing else.
 
 A challenge page, or a refusal (HTTP 403/451, which several ministries answer to requests from
 outside mainland China), is reported as ``blocked`` with the host named and the setting that
@@ -59,7 +60,9 @@ async def list_candidates(
 ) -> list[Candidate]:
     """The unseen entries of every list URL, newest first; updates ``state`` in place."""
     lists = _state(state)
-    pages = source.backfill_pages if (since or not lists.listed) else 1
+    # later runs page on too while a page ends in entries not seen yet (a long outage, a busy
+    # week): paging stops at the first page whose last entries are known, usually page 1
+    pages = source.backfill_pages
     seen = set(state.seen) | set(state.pending)
     found: dict[str, Candidate] = {}
     for url in source.list_urls:

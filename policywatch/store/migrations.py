@@ -227,6 +227,26 @@ def _holders(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN holder TEXT")
 
 
+def _health(conn: Connection) -> None:
+    """0007: conditions watched across runs (a source down, a layout canary) and whether the
+    ops channel was told, so it hears of each once (``policywatch.canaries``)."""
+    md = sa.MetaData()
+    sa.Table(
+        "health",
+        md,
+        sa.Column("key", sa.String(300), primary_key=True),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("subject", sa.String(200), nullable=False),
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("failing", sa.Boolean, nullable=False),
+        sa.Column("told", sa.Boolean, nullable=False),
+        sa.Column("since", UtcDateTime()),
+        sa.Column("detail", JsonText(), nullable=False),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
+    )
+    md.create_all(conn)
+
+
 def _documents(conn: Connection) -> None:
     """0008: ministry documents by identity (DESIGN 3.6): one row per document, whichever site
     listed it; the draft family links a draft for comments to its final version."""
@@ -254,6 +274,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_notice_backoff", _notice_backoff),
     ("0005_outbox_item_channel", _outbox_item_channel),
     ("0006_holders", _holders),
+    ("0007_health", _health),
     ("0008_documents", _documents),
 ]
 

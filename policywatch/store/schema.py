@@ -207,6 +207,22 @@ locks = sa.Table(
     sa.Column("holder", JsonText(), comment="host, boot id, pid, start time of the process"),
 )
 
+# Added by migration 0007_health: conditions watched across runs (policywatch.canaries.Watch),
+# one row per kind and subject (a source name or a notice site) while there is any to remember.
+health = sa.Table(
+    "health",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True, comment="kind:subject"),
+    sa.Column("kind", sa.String(40), nullable=False, comment="source|issue_layout|notice_layout"),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False, comment="runs, issues or pages in a row"),
+    sa.Column("failing", sa.Boolean, nullable=False),
+    sa.Column("told", sa.Boolean, nullable=False, comment="the ops channel heard it is failing"),
+    sa.Column("since", UtcDateTime(), comment="when the current problem began"),
+    sa.Column("detail", JsonText(), nullable=False, comment="last error, pages concerned"),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
 # added by migration 0008_documents: ministry documents by identity (DESIGN 3.6)
 documents = sa.Table(
     "documents",

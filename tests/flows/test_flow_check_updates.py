@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+import re
 from typing import Any
 
 import pytest
@@ -36,6 +36,13 @@ ROADMAP = (
 def rows(world: DemoWorld, table: sa.Table) -> list[Any]:
     with Store.open(f"sqlite:///{world.state_path}") as store, store.read() as conn:
         return list(conn.execute(sa.select(table)))
+
+
+def match_rows(markdown: str) -> list[list[str]]:
+    """The cells of the matches artifact's table rows (header and rule left out)."""
+    lines = [ln for ln in markdown.splitlines() if ln.startswith("| ")]
+    rows = [[c.strip() for c in re.split(r"(?<!\\)\|", ln)[1:-1]] for ln in lines]
+    return [r for r in rows if r[0] != "watchlist"]  # one table per issue, each with a header
 
 
 def subjects(world: DemoWorld) -> list[str]:
@@ -114,8 +121,9 @@ def test_dry_run_matches_but_records_and_sends_nothing(
     assert rows(world, alerts) == []
 
     arts = artifacts_of(state)
-    table = json.loads(arts["check-updates-matches"].data)
-    assert {r["watchlist"] for r in table} == {m["watchlist"] for m in summary["matches"]}
+    cells = match_rows(arts["check-updates-matches"].data)
+    assert {r[0] for r in cells} == {m["watchlist"] for m in summary["matches"]}
+    assert "dry run" in arts["check-updates-matches"].data
     assert "dry run" in arts["check-updates-summary"].data
 
     # The same issues are still new for a real run afterwards.
@@ -179,9 +187,14 @@ def test_artifacts_summarise_the_run_without_secrets(
     assert "not_found" in markdown
     assert "| ev-batteries |" in markdown
     assert "| analyst-email | 13 | 13 | 13 | 13 | 0 |" in markdown  # enqueued, due, sent, items
-    table = json.loads(arts["check-updates-matches"].data)
-    assert len(table) == len(state.result()["matches"])
-    assert all(r["reasons"] for r in table)
+    cells = match_rows(arts["check-updates-matches"].data)
+    assert len(cells) == len(state.result()["matches"])
+    # per issue: watchlist | item (linked to its issue) | why | change | notice
+    # an issue on merics.org, or the MIIT column's own notice
+    issue_link = re.compile(r"^\[.*\]\(https://(merics\.org|www\.miit\.gov\.cn)/")
+    assert all(issue_link.match(r[1]) for r in cells), [r[1] for r in cells]
+    assert all(r[2] and r[2] != "-" for r in cells)  # the reasons, third
+    assert any("](https://www.miit.gov.cn/" in r[4] for r in cells)  # the cited notice, linked
     smtp = world.env["POLICYWATCH_DEMO_SMTP_URL"]
     port = smtp.split(":")[2].split("?")[0]
     for art in arts.values():
@@ -219,9 +232,11 @@ def test_an_unknown_source_fails_the_run_with_its_artifact(
     state = run_flow(check_updates, sources=["nope"])
     assert state.is_failed()
     assert "unknown source(s): nope" in state.message
-    assert (
-        "run failed: unknown source(s): nope" in artifacts_of(state)["check-updates-summary"].data
-    )
+    summary_md = artifacts_of(state)["check-updates-summary"].data
+    assert summary_md.startswith(
+        "# check-updates: failed\n\n**Run failed: unknown source(s): nope**\n\n"
+        "Hint: configured sources: merics, miit-notices\n"
+    )  # the cause first, not at the bottom
     assert rows(world, items) == []
 
 

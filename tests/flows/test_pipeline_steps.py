@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.report import artifact_key, match_table, to_markdown
+from flows.report import artifact_key, matches_markdown, to_markdown
 from policywatch import pipeline as p
 from policywatch.demo import SAMPLES, build_workspace
 from policywatch.devtools.loopback import LoopbackServer
@@ -124,8 +124,12 @@ def test_summary_markdown_and_table(rt: p.Runtime) -> None:
     assert data["issues"][0]["status"] == "new"
     markdown = to_markdown(summary)
     assert "Every battery gets a passport" in markdown
-    assert "| ev-batteries |" in markdown
-    assert len(match_table(summary)) == len(matches)
+    table = matches_markdown(summary)
+    assert f"# {len(matches)} match(es)" in table
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == len(matches)
+    url = fetched.issue.issue.url or fetched.url
+    assert all(f"]({url})" in row for row in rows)  # each item links to its issue
     assert (
         artifact_key("check-updates-Policy Watch", "summary")
         == "check-updates-policy-watch-summary"

@@ -191,3 +191,22 @@ def test_a_new_source_records_old_notices_as_a_baseline_without_alerts(
     second = run("miit-notices", alert_existing=False)
     assert second.baseline == {}  # the baseline is done: later finds alert whatever their date
     assert len(deliver(world)) == 1
+
+
+def test_more_new_notices_than_a_list_page_holds_are_all_read_on_a_later_run(
+    world: DemoWorld, ministries: MinistrySite, run: Any
+) -> None:
+    ministries.publish("miit", ROADMAP, day=DAY, doc_number="工信部装〔2026〕61号")
+    run("miit-notices")
+    # a busy stretch (or an outage of policywatch): 30 new notices, more than the 24 a page holds
+    for n in range(30):
+        ministries.publish("miit", f"工业和信息化部关于第{n + 1}批试点项目的通知", day=DAY)
+    world.site.reset_counts()
+    later = run("miit-notices")
+    assert len(later.items) == 30
+    pages = [r for r in world.site.log if r.path == MIIT_API]
+    assert len(pages) == 2  # page 2 read because page 1 ended in unseen notices, and no page 3
+    world.site.reset_counts()
+    idle = run("miit-notices")
+    assert idle.items == []
+    assert [r.path for r in world.site.log] == [MIIT_API]  # one conditional request again
