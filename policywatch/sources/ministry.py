@@ -6,6 +6,9 @@ the first page of each list URL with a conditional GET, more pages on the first 
 API request that loads the list) the API request, which it remembers, so a run with nothing new
 costs one conditional request per list URL and nothing else.
 
+A list page that cannot be read (its layout changed) fails its source, as a fetch error would:
+the run goes on with the other sources, and the source's next run reads its lists in full.
+
 A challenge page, or a refusal (HTTP 403/451, which several ministries answer to requests from
 outside mainland China), is reported as ``blocked`` with the host named and the setting that
 routes it through a proxy; it is never bypassed.
@@ -165,6 +168,8 @@ async def _fetch(
         raise _blocked(
             request.url, f"a challenge page where the list was expected ({exc})"
         ) from None
+    except ParseError as exc:  # this source fails (and is read in full next run), not the run
+        raise _unreadable(request.full_url(), result.status, exc) from None
 
 
 def _key(request: ListRequest) -> str:
@@ -185,6 +190,16 @@ async def _get(
         if exc.status in REFUSED:
             raise _blocked(url, f"the site refused the request (HTTP {exc.status})") from None
         raise
+
+
+def _unreadable(url: str, status: int, exc: ParseError) -> FetchError:
+    return FetchError(
+        url,
+        f"no list read ({exc})",
+        status=status,
+        hint="the site's list layout may have changed (the message names what the list parser "
+        "looks for); check the page in a browser and the source's list_urls",
+    )
 
 
 def _blocked(url: str, reason: str) -> BlockedError:

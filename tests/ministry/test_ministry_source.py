@@ -191,3 +191,29 @@ def test_a_new_source_records_old_notices_as_a_baseline_without_alerts(
     second = run("miit-notices", alert_existing=False)
     assert second.baseline == {}  # the baseline is done: later finds alert whatever their date
     assert len(deliver(world)) == 1
+
+
+def test_a_list_page_whose_layout_changed_fails_its_source_not_the_run(
+    world: DemoWorld, ministries: MinistrySite, run: Any
+) -> None:
+    redesigned = b"<!DOCTYPE html><html><body><div class='new-design'>soon</div></body></html>"
+    world.site.routes["/www.gov.cn/zhengce/zuixin/home_0.htm"] = lambda request: (
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+        redesigned,
+    )
+    ministries.publish("miit", ROADMAP, day=DAY, doc_number="工信部装〔2026〕61号")
+    summary = run("miit-notices", "govcn-latest")
+    outcomes = {s.name: s for s in summary.sources}
+    assert outcomes["miit-notices"].ok
+    assert [m.watchlist for m in summary.matches] == ["ev-batteries"]  # the other list still alerts
+    govcn = outcomes["govcn-latest"]
+    assert not govcn.ok
+    assert govcn.error is not None
+    assert "https://www.gov.cn/zhengce/zuixin/home_0.htm" in govcn.error
+    assert "layout may have changed" in govcn.error
+    del world.site.routes["/www.gov.cn/zhengce/zuixin/home_0.htm"]
+    ministries.publish("govcn", "国务院关于推动未来产业创新发展的实施意见", day=DAY)
+    again = run("govcn-latest")
+    assert [s.ok for s in again.sources] == [True]  # read again in full once the list is back
+    assert [i.headline for i in again.items] == ["国务院关于推动未来产业创新发展的实施意见"]
