@@ -217,3 +217,18 @@ def test_a_list_page_whose_layout_changed_fails_its_source_not_the_run(
     again = run("govcn-latest")
     assert [s.ok for s in again.sources] == [True]  # read again in full once the list is back
     assert [i.headline for i in again.items] == ["国务院关于推动未来产业创新发展的实施意见"]
+
+
+def test_more_new_notices_than_one_list_page_between_runs_are_all_read(
+    world: DemoWorld, ministries: MinistrySite, run: Any
+) -> None:
+    ministries.publish("govcn", "国务院关于推动未来产业创新发展的实施意见", day=DAY)
+    run("govcn-latest")
+    titles = [f"国务院办公厅关于第{n}批试点工作的通知" for n in range(1, 31)]
+    for title in titles:  # a busy day: more than one page (20) of new documents
+        ministries.publish("govcn", title, day=DAY)
+    world.site.reset_counts()
+    second = run("govcn-latest")
+    assert sorted(i.headline for i in second.items) == sorted(titles)
+    lists = [r.path for r in world.site.log if "/zuixin/" in r.path]
+    assert lists == ["/www.gov.cn/zhengce/zuixin/home_0.htm", "/www.gov.cn/zhengce/zuixin/home_1.htm"]
