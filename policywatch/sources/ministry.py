@@ -5,7 +5,8 @@ the first page of each list URL with a conditional GET, more pages on the first 
 ``--since`` (``backfill_pages``) and, on later runs, while a whole page is new (a busy day pushed
 unseen entries past page 1), and for two-step sites (MIIT's and SAMR's column pages name the
 API request that loads the list) the API request, which it remembers, so a run with nothing new
-costs one conditional request per list URL and nothing else.
+costs one conditional request per list URL and nothing else. An entry whose notice could not be
+read stays pending and is offered again on later runs, until its notice is read or given up.
 
 A list page that cannot be read (its layout changed) fails its source, as a fetch error would:
 the run goes on with the other sources, and the source's next run reads its lists again.
@@ -29,7 +30,7 @@ from parsers.notices import canonical_url
 from policywatch.errors import BlockedError, FetchError, NotFoundError
 from policywatch.http import FetchResult, PoliteClient, host_key
 from policywatch.settings import SourceSettings
-from policywatch.sources.base import Candidate, SourceState
+from policywatch.sources.base import Candidate, Pending, SourceState
 
 __all__ = ["ListState", "list_candidates"]
 
@@ -62,7 +63,8 @@ async def list_candidates(
     state: SourceState,
     since: date | None,
 ) -> list[Candidate]:
-    """The unseen entries of every list URL, newest first; updates ``state`` in place."""
+    """The unseen entries of every list URL, newest first, then the entries whose notice failed
+    before; updates ``state`` in place."""
     lists = _state(state)
     seen = frozenset(state.seen) | frozenset(state.pending)
     reading = Reading(source.backfill_pages, since, seen, catch_up=lists.listed and not since)
@@ -72,9 +74,21 @@ async def list_candidates(
             key = canonical_url(entry.url)
             if key not in seen and not (since and entry.published and entry.published < since):
                 found.setdefault(key, _candidate(source.name, key, entry))
+    for key, pending in state.pending.items():  # failed before: tried again (see _retried)
+        found.setdefault(key, _retried(source.name, key, pending))
     lists.listed = True
     state.extra["ministry"] = lists.model_dump(mode="json")
     return list(found.values())
+
+
+def _retried(name: str, key: str, pending: Pending) -> Candidate:
+    """An entry whose notice failed (a 404 or 5xx, a page not read): it is no longer new on
+    its list, so the source offers it again every run until it is settled. The notice's own
+    backoff (``notices.retry_delays``) decides when its page is actually fetched again."""
+    return Candidate(
+        source=name, url=key, path=None, content=None, key=key, title=pending.title,
+        published=pending.published, kind="notice",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -232,3 +232,26 @@ def test_more_new_notices_than_one_list_page_between_runs_are_all_read(
     assert sorted(i.headline for i in second.items) == sorted(titles)
     lists = [r.path for r in world.site.log if "/zuixin/" in r.path]
     assert lists == ["/www.gov.cn/zhengce/zuixin/home_0.htm", "/www.gov.cn/zhengce/zuixin/home_1.htm"]
+
+
+def test_a_listed_notice_whose_page_failed_is_read_again_on_a_later_run(
+    world: DemoWorld, ministries: MinistrySite, run: Any
+) -> None:
+    config = world.config_dir / "policywatch.yaml"
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["notices"] = {"retry_delays": [0]}  # retried on the very next run
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    notice = ministries.publish("miit", ROADMAP, day=DAY, doc_number="工信部装〔2026〕61号")
+    page = "/" + notice.url.split("://", 1)[1]
+    world.site.routes[page] = lambda request: (503, {"Content-Type": "text/plain"}, b"busy")
+    first = run("miit-notices")
+    assert first.matches == []
+    assert [i.status for i in first.issues] == ["failed"]
+    del world.site.routes[page]  # the page answers again
+    second = run("miit-notices")
+    assert [m.watchlist for m in second.matches] == ["ev-batteries"]
+    assert [str(m["Subject"]) for m in deliver(world)] == [f"[ev-batteries] {ROADMAP}"]
+    world.site.reset_counts()
+    third = run("miit-notices")  # settled: neither listed nor fetched again
+    assert third.items == []
+    assert [r.path for r in world.site.log] == [MIIT_API]
