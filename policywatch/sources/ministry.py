@@ -202,7 +202,7 @@ async def _fetch(
         raise _blocked(
             request.url, f"a challenge page where the list was expected ({exc})"
         ) from None
-    except ParseError as exc:  # this source fails (and is read in full next run), not the run
+    except ParseError as exc:  # this source fails (and is read again next run), not the run
         raise _unreadable(request.full_url(), result.status, exc) from None
 
 

@@ -231,7 +231,10 @@ def test_more_new_notices_than_one_list_page_between_runs_are_all_read(
     second = run("govcn-latest")
     assert sorted(i.headline for i in second.items) == sorted(titles)
     lists = [r.path for r in world.site.log if "/zuixin/" in r.path]
-    assert lists == ["/www.gov.cn/zhengce/zuixin/home_0.htm", "/www.gov.cn/zhengce/zuixin/home_1.htm"]
+    assert lists == [
+        "/www.gov.cn/zhengce/zuixin/home_0.htm",
+        "/www.gov.cn/zhengce/zuixin/home_1.htm",
+    ]
 
 
 def test_a_listed_notice_whose_page_failed_is_read_again_on_a_later_run(
