@@ -343,7 +343,7 @@ class Intake:
         )  # fmt: skip
         part.count_enqueued(alerts, record.enqueued_keys)
         added = set(record.enqueued_keys)
-        self.alerted += [alerted_now(a, notice) for a in alerts if a.key in added]
+        self.alerted += [alerted_now(a, notice, self.now.date()) for a in alerts if a.key in added]
 
     # -- notices --------------------------------------------------------------------------
 
@@ -444,11 +444,12 @@ def document_of(notice: Notice, item_id: str) -> Document:
     )  # fmt: skip
 
 
-def alerted_now(alert: Alert, notice: Notice) -> AlertedDocument:
-    """An alert enqueued in this run, as the follow-up check sees alerts of earlier runs."""
+def alerted_now(alert: Alert, notice: Notice, day: dt.date) -> AlertedDocument:
+    """An alert enqueued in this run (on the run's ``day``), as the follow-up check sees alerts
+    of earlier runs."""
     names = tuple(g.watchlist for g in alert.reasons)
     label = notice.doc_number or notice.title or notice.url
-    return AlertedDocument(alert.item_id, alert.channel, names, dt.date.today(), label)
+    return AlertedDocument(alert.item_id, alert.channel, names, day, label)
 
 
 def _done(value: Notice) -> asyncio.Future[Notice]:

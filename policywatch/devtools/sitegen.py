@@ -4,7 +4,9 @@
 layout the loopback host map serves): an RSS feed listing every issue, one China Industries issue
 page per feed entry (five top stories and five policy-news entries, each citing one ministry
 notice), and the cited notices on five real ministry hosts in their own page layouts (MIIT,
-gov.cn, NDRC, MOFCOM, CAC). All text is generated; nothing is copied from real pages.
+gov.cn, NDRC, MOFCOM, CAC). ``write_issue`` and ``write_feed`` write one issue commenting on
+given notices and the feed (the timeliness benchmark's month). All text is generated; nothing is
+copied from real pages.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from pathlib import Path
 
-__all__ = ["NOTICE_HOSTS", "Site", "write_site"]
+__all__ = ["NOTICE_HOSTS", "Citation", "Site", "write_feed", "write_issue", "write_site"]
 
 NOTICE_HOSTS = (
     "www.miit.gov.cn",
@@ -159,17 +161,65 @@ def _issue_page(i: int, day: dt.date, url: str, links: list[str]) -> str:
         f'(<a href="{link}">notice</a>)</li>'
         for k, link in enumerate(news, 1)
     )
+    return _issue_shell(f"Synthetic issue {i:03d}", day, url, stories, items)
+
+
+def _issue_shell(title: str, day: dt.date, url: str, stories: str, items: str) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Synthetic issue {i:03d} | Merics</title>"
+        f"<title>{title} | Merics</title>"
         f'<link rel="canonical" href="{url}"></head><body><main><article>'
         '<div class="publication-type">MERICS Briefs</div>'
         '<div class="series">MERICS China Industries</div>'
-        f"<h1>Synthetic issue {i:03d}</h1>"
+        f"<h1>{title}</h1>"
         f'<section class="field-name-field-date-published"><time datetime="{day}T12:00:00Z">'
         f"{day:%b} {day.day}, {day.year}</time></section>"
         f'<div class="field--name-body"><h2>MERICS Top 5</h2>{stories}'
         f"<h2>Policy news</h2><ul>{items}</ul></div></article></main></body></html>"
+    )
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A ministry notice an issue comments on: where it is, its Chinese title, what it is about."""
+
+    url: str
+    title_zh: str
+    topic: str  # English, e.g. "power batteries"
+    body: str  # the issuer's short English name, e.g. "MIIT"
+    day: dt.date
+
+
+def write_issue(
+    root: Path, url: str, title: str, day: dt.date, top: list[Citation], news: list[Citation]
+) -> None:
+    """One China Industries issue at ``url`` commenting on the given notices (top stories
+    cite each notice with its Chinese title, policy-news entries link it)."""
+    stories = "".join(_cited_story(k, title, c) for k, c in enumerate(top, 1))
+    items = "".join(
+        f"<li>{c.day:%B} {c.day.day}: The {c.body} issued a notice on {c.topic} and asked "
+        f'provinces to report progress (<a href="{c.url}">notice</a>)</li>'
+        for c in news
+    )
+    _write(root, url, _issue_shell(title, day, url, stories, items))
+
+
+def write_feed(root: Path, entries: list[tuple[str, str, dt.date]]) -> None:
+    """The RSS feed listing ``(url, title, day)`` entries, newest first as given."""
+    _write(root, FEED_URL, _feed(entries))
+
+
+def _cited_story(k: int, issue: str, c: Citation) -> str:
+    """A top story; its headline names the issue, since a story's id is its headline's."""
+    return (
+        f"<h3>{k}. {issue}: the {c.body} sets new rules for {c.topic}</h3>"
+        f"<p>At a glance: The {c.body} issued rules on {c.topic}. Key requirements include:</p>"
+        "<ul><li>Provincial plans within six months</li>"
+        "<li>Standards for testing and certification</li></ul>"
+        f"<p>MERICS comment: The rules show how Beijing steers {c.topic}.</p>"
+        f"<p>Article: Notice on {c.topic.title()} ({c.title_zh}) "
+        f'(<a href="{c.url}">Link</a>) Issuing body: {c.body} '
+        f"Date: {c.day:%B} {c.day.day}, {c.day.year}</p>"
     )
 
 

@@ -205,8 +205,75 @@ def test_more_new_notices_than_a_list_page_holds_are_all_read_on_a_later_run(
     later = run("miit-notices")
     assert len(later.items) == 30
     pages = [r for r in world.site.log if r.path == MIIT_API]
-    assert len(pages) == 2  # page 2 read because page 1 ended in unseen notices, and no page 3
+    assert len(pages) == 2  # page 1 all new: page 2 read; it held known notices: no page 3
     world.site.reset_counts()
     idle = run("miit-notices")
     assert idle.items == []
     assert [r.path for r in world.site.log] == [MIIT_API]  # one conditional request again
+
+
+def test_a_list_page_whose_layout_changed_fails_its_source_not_the_run(
+    world: DemoWorld, ministries: MinistrySite, run: Any
+) -> None:
+    redesigned = b"<!DOCTYPE html><html><body><div class='new-design'>soon</div></body></html>"
+    world.site.routes["/www.gov.cn/zhengce/zuixin/home_0.htm"] = lambda request: (
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+        redesigned,
+    )
+    ministries.publish("miit", ROADMAP, day=DAY, doc_number="工信部装〔2026〕61号")
+    summary = run("miit-notices", "govcn-latest")
+    outcomes = {s.name: s for s in summary.sources}
+    assert outcomes["miit-notices"].ok
+    assert [m.watchlist for m in summary.matches] == ["ev-batteries"]  # the other list still alerts
+    govcn = outcomes["govcn-latest"]
+    assert not govcn.ok
+    assert govcn.error is not None
+    assert "https://www.gov.cn/zhengce/zuixin/home_0.htm" in govcn.error
+    assert "layout may have changed" in govcn.error
+    del world.site.routes["/www.gov.cn/zhengce/zuixin/home_0.htm"]
+    ministries.publish("govcn", "国务院关于推动未来产业创新发展的实施意见", day=DAY)
+    again = run("govcn-latest")
+    assert [s.ok for s in again.sources] == [True]  # read again in full once the list is back
+    assert [i.headline for i in again.items] == ["国务院关于推动未来产业创新发展的实施意见"]
+
+
+def test_more_new_notices_than_one_list_page_between_runs_are_all_read(
+    world: DemoWorld, ministries: MinistrySite, run: Any
+) -> None:
+    ministries.publish("govcn", "国务院关于推动未来产业创新发展的实施意见", day=DAY)
+    run("govcn-latest")
+    titles = [f"国务院办公厅关于第{n}批试点工作的通知" for n in range(1, 31)]
+    for title in titles:  # a busy day: more than one page (20) of new documents
+        ministries.publish("govcn", title, day=DAY)
+    world.site.reset_counts()
+    second = run("govcn-latest")
+    assert sorted(i.headline for i in second.items) == sorted(titles)
+    lists = [r.path for r in world.site.log if "/zuixin/" in r.path]
+    assert lists == [
+        "/www.gov.cn/zhengce/zuixin/home_0.htm",
+        "/www.gov.cn/zhengce/zuixin/home_1.htm",
+    ]
+
+
+def test_a_listed_notice_whose_page_failed_is_read_again_on_a_later_run(
+    world: DemoWorld, ministries: MinistrySite, run: Any
+) -> None:
+    config = world.config_dir / "policywatch.yaml"
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["notices"] = {"retry_delays": [0]}  # retried on the very next run
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    notice = ministries.publish("miit", ROADMAP, day=DAY, doc_number="工信部装〔2026〕61号")
+    page = "/" + notice.url.split("://", 1)[1]
+    world.site.routes[page] = lambda request: (503, {"Content-Type": "text/plain"}, b"busy")
+    first = run("miit-notices")
+    assert first.matches == []
+    assert [i.status for i in first.issues] == ["failed"]
+    del world.site.routes[page]  # the page answers again
+    second = run("miit-notices")
+    assert [m.watchlist for m in second.matches] == ["ev-batteries"]
+    assert [str(m["Subject"]) for m in deliver(world)] == [f"[ev-batteries] {ROADMAP}"]
+    world.site.reset_counts()
+    third = run("miit-notices")  # settled: neither listed nor fetched again
+    assert third.items == []
+    assert [r.path for r in world.site.log] == [MIIT_API]
