@@ -30,7 +30,7 @@ class Goals:
     ) -> bool:
         ok = value <= goal if higher_is_worse else value >= goal
         sign = "<=" if higher_is_worse else ">="
-        ratio = (value / goal) if goal else float("inf")
+        ratio = (value / goal) if goal else (0.0 if value == 0 else float("inf"))
         extra = f", aim {sign} {aim:g}{unit}" if aim is not None else ""
         verdict = "goal met" if ok else "MISSED"
         print(f"   {label}: {value:.3g}{unit} (goal {sign} {goal:g}{unit}{extra}; "
