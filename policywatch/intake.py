@@ -32,7 +32,7 @@ from policywatch.followups import commentary, finals
 from policywatch.http import FetchResult, PoliteClient
 from policywatch.jobs import ParsedPage
 from policywatch.models import Alert, Change
-from policywatch.notice_items import draft, family_of, identity_of, notice_issue
+from policywatch.notice_items import draft, family_of, identity_of, notice_issue, notice_item_id
 from policywatch.notices import Fetched, fetch_one
 from policywatch.pool import Pool
 from policywatch.settings import Config, NoticeSettings, SourceSettings
@@ -123,6 +123,7 @@ class Intake:
     _flush: asyncio.Lock = field(default_factory=asyncio.Lock)
     alerted: list[AlertedDocument] = field(default_factory=list)  # for follow-ups (see run_intake)
     in_baseline: set[str] = field(default_factory=set)  # sources on their first run
+    changed: dict[str, Notice] = field(default_factory=dict)  # stored notices read with new text
 
     # -- sources --------------------------------------------------------------------------
 
@@ -345,6 +346,25 @@ class Intake:
         added = set(record.enqueued_keys)
         self.alerted += [alerted_now(a, notice, self.now.date()) for a in alerts if a.key in added]
 
+    async def revise_notice_items(self, listed: set[str]) -> RunSummary:
+        """Notice items whose page was read again in this run (a MERICS story cited it, a retry)
+        with another text: revised, and alerted with what changed, as items are. A notice that
+        is only cited (never a list entry) has no item and stays a notice."""
+        part = RunSummary(run_id=self.rt.run_id, dry_run=self.dry_run)
+        for url, notice in self.changed.items():
+            if url in listed:  # read as a list entry in this run: handled there
+                continue
+            item_id = notice_item_id(identity_of(notice))
+            snap = await asyncio.to_thread(self.rt.store.snapshot, url, [item_id], [])
+            if item_id not in snap.item_hashes:
+                continue
+            candidate = Candidate(
+                source=notice.site, url=url, path=None, content=None, key=url,
+                title=notice.title, published=notice.published, kind="notice",
+            )  # fmt: skip
+            await self._handle_notice(notice, candidate, part)
+        return part
+
     # -- notices --------------------------------------------------------------------------
 
     async def notices(self, urls: Sequence[str], snap: Snapshot) -> list[Notice]:
@@ -367,6 +387,12 @@ class Intake:
             stored = Fetched(Notice.model_validate(state.data), state.etag, state.last_modified)
         fetched = await fetch_one(self.client, url, parse=self._parse_notice, stored=stored)
         notice, retry = fetched.notice, None
+        if (
+            state is not None
+            and state.status == notice.status == "ok"
+            and (state.content_hash != notice.content_hash)
+        ):
+            self.changed[url] = notice  # a ministry corrected its page: see revise_notice_items
         if notice.status != "ok":
             retry = retry_for(state, self.rt.config.app.notices, self.now)
             if retry.next_attempt_at is None:
@@ -511,11 +537,13 @@ async def run_intake(
     await intake.flush_notices()  # before the retry step, which looks for notices not written
     done = {r.summary.issues[0].url for r in results if r.summary and r.summary.issues}
     retried = await runners.notices("retry notices", lambda: intake.retry_notices(done))
+    revised = await intake.revise_notice_items({c.url or c.key for c in notices})
     await intake.flush_notices()
     for result in sorted(results, key=lambda r: r.order):
         if result.summary is not None:
             summary.merge(result.summary)
     summary.merge(retried)
+    summary.merge(revised)
     return results
 
 

@@ -182,7 +182,9 @@ def _date(value: dt.date | None) -> str:
 
 def _nav(entry: Entry) -> list[dict[str, str]]:
     """Links to show: the newsletter issue, the notices, then the item's other links."""
-    pairs = [("Newsletter issue", entry.issue.url or "")]
+    # a ministry's own notice has no newsletter issue: its link is the notice's, listed next
+    notice = entry.item.section == "notice"
+    pairs = [] if notice else [("Newsletter issue", entry.issue.url or "")]
     pairs += [(n.doc_number or "Ministry notice", n.url) for n in entry.notices]
     pairs += [(link.text or "Link", link.url) for link in entry.item.links]
     seen: set[str] = set()
@@ -198,12 +200,13 @@ def _nav(entry: Entry) -> list[dict[str, str]]:
 def view(entry: Entry) -> dict[str, Any]:
     """The facts a template shows, computed once for every format."""
     item, policy = entry.item, entry.item.policy
+    notice = item.section == "notice"  # from a ministry's list: no newsletter issue around it
     return {
         "key": entry.key,
         "revised": entry.change == "revised",
         "headline": " ".join(item.headline.split()),
         "watchlists": ", ".join(entry.watchlists),
-        "section": item.section.replace("_", " "),
+        "section": "ministry notice" if notice else item.section.replace("_", " "),
         "date": _date(item.date),
         "summary": summary_text(item),
         "goals": [trim(g, GOAL_CHARS) for g in item.goals[:MAX_GOALS]],
@@ -211,8 +214,10 @@ def view(entry: Entry) -> dict[str, Any]:
         "title_zh": (policy.title_zh if policy else None) or "",
         "bodies": ", ".join(policy.issuing_bodies) if policy else "",
         "policy_date": _date(policy.date) if policy else "",
-        "issue_title": entry.issue.title or entry.issue.series,
-        "issue_date": _date(entry.issue.published),
+        "issue_title": f"Listed by {entry.issue.series}"
+        if notice
+        else entry.issue.title or entry.issue.series,
+        "issue_date": "" if notice else _date(entry.issue.published),
         "issue_url": entry.issue.url or "",
         "nav": _nav(entry),
         "notices": [_notice_view(n) for n in entry.notices],

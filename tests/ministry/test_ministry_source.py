@@ -119,6 +119,34 @@ def test_merics_commentary_on_an_alerted_notice_is_a_follow_up(
     assert "MERICS commentary on 工信部装〔2026〕61号, first alerted" in text_of(story[0])
 
 
+def test_a_corrected_notice_page_read_again_alerts_its_item_as_revised(
+    world: DemoWorld, ministries: MinistrySite, run: Any
+) -> None:
+    cited = "https://www.miit.gov.cn/zwgk/zcwj/wjfb/tz/art/2026/art_5c4d3e2f1a0b49c8d7e6f5a4b3c2d1e0.html"
+    first_text = "为加快固态电池产业发展，现将路线图印发给你们，试点期限至2026年底。"
+    ministries.publish(
+        "miit", ROADMAP, day=DAY, doc_number="工信部装〔2026〕61号", url=cited, body=first_text
+    )
+    run("miit-notices")
+    deliver(world)
+    page = world.root / "site" / cited.removeprefix("https://")
+    html = page.read_text("utf-8")
+    assert "2026年底" in html
+    page.write_text(html.replace("2026年底", "2027年6月底"), "utf-8")  # corrected in place
+    world.add_update()  # a MERICS issue cites the notice: its page is read again
+    summary = run("merics")
+    revised = [i for i in summary.items if i.section == "notice"]
+    assert [(i.headline, i.change) for i in revised] == [(ROADMAP, "revised")]
+    sent = deliver(world)
+    [message] = [m for m in sent if ROADMAP in str(m["Subject"])]
+    assert str(message["Subject"]) == f"[ev-batteries] Revised: {ROADMAP}"
+    text = text_of(message)
+    assert "-为加快固态电池产业发展，现将路线图印发给你们，试点期限至2026年底。" in text  # the diff
+    assert "+为加快固态电池产业发展，现将路线图印发给你们，试点期限至2027年6月底。" in text
+    assert "Newsletter issue" not in text  # a ministry's own notice: its link is the notice's
+    assert len([r for r in rows(world, items) if r.section == "notice"]) == 1  # the same item
+
+
 def test_a_watchlist_without_follow_ups_gets_no_commentary_message(
     world: DemoWorld, ministries: MinistrySite, run: Any
 ) -> None:
