@@ -23,6 +23,8 @@ import re
 
 from charset_normalizer import from_bytes
 
+from parsers.errors import ParseError
+
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 
@@ -109,3 +111,13 @@ def decode(content: bytes, encoding: str | None) -> str:
 def to_text(content: bytes, content_type: str | None = None, *, declared: str | None = None) -> str:
     """``decode(content, detect_encoding(...))`` in one call."""
     return decode(content, detect_encoding(content, content_type, declared=declared))
+
+
+def decode_document(data: bytes, source: str, declared: str | None = None) -> str:
+    """Decode bytes (rules in ``parsers.charset``); binary data is an error, not text."""
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ParseError(source, "expected an HTML page, a PDF or text, got binary data")
+    encoding = detect_encoding(data, declared=declared)
+    if encoding is None:
+        raise ParseError(source, "expected text in a known encoding, could not detect one")
+    return decode(data, encoding)

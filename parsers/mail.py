@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict
 
 from parsers.charset import decode, normalise, to_text
 from parsers.errors import ParseError
+from parsers.limits import MAIL_MAX_BYTES
 from parsers.mail_forwards import strip_html_forward, strip_text_forward
 from parsers.text import squash
 
@@ -54,7 +55,7 @@ __all__ = [
     "mail_documents",
 ]
 
-DEFAULT_MAX_BYTES = 25_000_000  # a newsletter with a PDF is well under 5 MB
+DEFAULT_MAX_BYTES = MAIL_MAX_BYTES
 DEFAULT_MAX_DEPTH = 5  # forwards of forwards of ...; a deeper message is ignored
 
 Kind = Literal["html", "pdf", "text"]

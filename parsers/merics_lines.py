@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from parsers.documents import parse_date
 from parsers.records import Period
-from parsers.text import MONTH_RE, fold, month_number, squash
+from parsers.text import MONTH_RE, fold, month_number, parse_date, squash
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _PUA = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ue000-\uf8ff\U000f0000-\U000ffffd]")

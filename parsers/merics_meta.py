@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from parsers.documents import parse_date
 from parsers.merics_lines import (
     GLANCE,
     author_name,
@@ -27,7 +26,7 @@ from parsers.merics_lines import (
     parse_period,
 )
 from parsers.records import Document, IssueMeta, Period
-from parsers.text import squash
+from parsers.text import parse_date, squash
 
 __all__ = ["YearAnchor", "issue_meta", "single_story_title"]
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from parsers.bodies import BodyIndex
-from parsers.documents import parse_date
 from parsers.merics_lines import (
     Line,
     alnum_key,
@@ -27,7 +26,7 @@ from parsers.merics_lines import (
     split_inline_fields,
 )
 from parsers.records import Policy, PolicyItem
-from parsers.text import fingerprint, join_wrapped, squash
+from parsers.text import fingerprint, join_wrapped, parse_date, squash
 
 __all__ = ["Story", "YearOf", "story_item"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import unicodedata
@@ -98,3 +99,24 @@ def join_wrapped(head: str, tail: str, vocab: frozenset[str] = frozenset()) -> s
     ):
         return head + tail
     return head[:-1] + tail
+
+
+_DATE_MDY = re.compile(rf"\b({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
+_DATE_DMY = re.compile(rf"\b(\d{{1,2}})\s+({MONTH_RE}),?\s+(\d{{4}})\b", re.I)
+_DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_date(text: str) -> dt.date | None:
+    """The first date in ``text`` written as ISO, "September 4, 2024" or "4 September 2024"."""
+    found: list[tuple[int, dt.date]] = []
+    for regex, order in ((_DATE_ISO, "ymd"), (_DATE_MDY, "mdy"), (_DATE_DMY, "dmy")):
+        m = regex.search(text)
+        if not m:
+            continue
+        parts = dict(zip(order, m.groups(), strict=True))
+        month = month_number(parts["m"]) if not parts["m"].isdigit() else int(parts["m"])
+        try:
+            found.append((m.start(), dt.date(int(parts["y"]), month or 0, int(parts["d"]))))
+        except ValueError:
+            continue
+    return min(found)[1] if found else None

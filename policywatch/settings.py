@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from parsers.bodies import BodyIndex
-from parsers.mail import DEFAULT_MAX_BYTES
+from parsers.limits import MAIL_MAX_BYTES
 from policywatch.errors import ConfigError
 from policywatch.yamlconf import YamlDoc, load_yaml, substitute_env, validate
 
@@ -211,7 +211,7 @@ class SourceSettings(Section):
     search: MailSearch = Field(default_factory=MailSearch)
     mark_seen: bool = Field(False, description="flag processed messages \\Seen")
     move_to: str | None = Field(None, description="move processed messages to this folder")
-    max_message_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    max_message_bytes: int = Field(MAIL_MAX_BYTES, gt=0)
     ca_file: str | None = Field(
         None, description="PEM file of CAs to trust instead of the system's"
     )

@@ -23,7 +23,8 @@ try:
     main()
 except SystemExit:
     pass
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("apprise", "sqlalchemy", "prefect")
+loaded = sorted(m for m in sys.modules
+                if m.split(".")[0] in ("apprise", "sqlalchemy", "prefect", "bs4")
                 or m in ("policywatch.pipeline", "policywatch.demo"))
 print("LOADED=" + json.dumps(loaded), file=sys.stderr)
 """
@@ -49,7 +50,23 @@ def loaded_modules(args: list[str], cwd: Path) -> set[str]:
     ids=["help", "parse-help", "parse-html", "parse-text-table"],
 )
 def test_help_and_parse_load_no_heavy_module(args: list[str], repo_root: Path) -> None:
-    assert loaded_modules(args, repo_root) == set()
+    assert loaded_modules(args, repo_root) - {"bs4"} == set()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["parse", "tests/fixtures/merics/text-2021-01.md"]],
+    ids=["help", "parse-text"],
+)
+def test_help_and_a_text_issue_do_not_load_the_html_stack(args: list[str], repo_root: Path) -> None:
+    """BeautifulSoup and its CSS engine cost a fifth of parse's start-up: only HTML needs them."""
+    assert "bs4" not in loaded_modules(args, repo_root)
+
+
+def test_the_probe_sees_the_html_stack_when_a_page_is_html(repo_root: Path) -> None:
+    assert "bs4" in loaded_modules(
+        ["parse", "tests/fixtures/merics/html-2025-03-05.html"], repo_root
+    )
 
 
 @pytest.mark.parametrize(
