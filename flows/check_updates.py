@@ -9,6 +9,7 @@ attempts once per run, not Prefect's retries times the client's.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
@@ -27,10 +28,14 @@ from flows.common import (
     run_timeout,
     secret_resolver,
 )
+from flows.fan_out import Child, publish_children, run_children
+from flows.limits import host_slots, source_slots
 from policywatch import pipeline as p
+from policywatch.http import HostSlot
 from policywatch.intake import Intake, Runners, run_intake
+from policywatch.settings import SourceSettings
 
-__all__ = ["check_updates", "run_name"]
+__all__ = ["RUNNERS", "check_updates", "intake_step", "run_name"]
 
 
 @task(name="list-source", task_run_name="list {label}", cache_policy=NO_CACHE)
@@ -76,6 +81,8 @@ def run_name() -> str:
         parts.append("no delivery")
     if params.get("alert_existing"):
         parts.append("alert existing")
+    if params.get("fan_out"):
+        parts.append("fan-out")
     if params.get("location"):
         parts.append(str(params["location"])[-60:])
     return " · ".join(parts)
@@ -88,6 +95,7 @@ async def check_updates(
     sources: list[str] | None = None,
     deliver: bool = True,
     alert_existing: bool = False,
+    fan_out: bool = False,
 ) -> dict[str, Any]:
     """Check the newsletter sources for new issues, follow their notices and alert watchlists.
 
@@ -98,28 +106,79 @@ async def check_updates(
         deliver: Send the pending alerts at the end of the run (false: leave them queued).
         alert_existing: A source's first run alerts everything it lists, not only what was
             published within intake.baseline_days (the rest is otherwise a silent baseline).
+        fan_out: Check each source in its own check-source run, on any worker of the pool
+            (ministry lists first, then the rest), then retry notices and deliver here.
     """
     rt, summary = open_run(dry_run)
     async with guarded(rt, summary, "check-updates"):
-        clock, statements = time.perf_counter(), rt.store.statements
+        clock = time.perf_counter()
         selected = p.selected_sources(rt.config, sources)
-        async with p.make_client(rt.config.app.http) as client, parse_pool(rt.config) as pool:
-            intake = Intake(
-                rt, client, pool, dry_run=dry_run, since=since, resolver=secret_resolver(),
-                alert_existing=alert_existing,
-            )  # fmt: skip
-            await run_intake(intake, summary, selected, RUNNERS, on_listed=log_listed)
-        summary.stats.update(
-            intake_s=round(time.perf_counter() - clock, 3),
-            intake_statements=rt.store.statements - statements,
-        )
-        log_stages(summary)
+        children: list[Child] = []
+        if fan_out:
+            params = {"dry_run": dry_run, "since": since, "alert_existing": alert_existing}
+            children = await run_children(rt, summary, selected, params)
+            await retry_step(rt, summary, dry_run)
+            log_stages(summary)
+        else:
+            async with source_slots([s.name for s in selected]):
+                await intake_step(rt, summary, selected, dry_run, since, alert_existing)
         if deliver and not dry_run:
             before = rt.store.statements
             await deliver_step(rt, summary)
             summary.stats["delivery_statements"] = rt.store.statements - before
         summary.stats["pipeline_s"] = round(time.perf_counter() - clock, 3)
-        return await finish(rt, summary, "check-updates")
+        if not fan_out:
+            return await finish(rt, summary, "check-updates")
+        await publish_children(children, "check-updates")
+        data = await finish(rt, summary, "check-updates")
+        return {**data, "children": [c.to_dict() for c in children]}
+
+
+async def intake_step(
+    rt: p.Runtime,
+    summary: p.RunSummary,
+    selected: list[SourceSettings],
+    dry_run: bool,
+    since: dt.date | None,
+    alert_existing: bool,
+    runners: Runners = RUNNERS,
+    host_slot: HostSlot | None = None,
+) -> None:
+    """List the sources and process their issues and notices (a run's part before delivery)."""
+    clock, statements = time.perf_counter(), rt.store.statements
+    async with (
+        p.make_client(rt.config.app.http, host_slot) as client,
+        parse_pool(rt.config) as pool,
+    ):
+        intake = Intake(
+            rt, client, pool, dry_run=dry_run, since=since, resolver=secret_resolver(),
+            alert_existing=alert_existing,
+        )  # fmt: skip
+        await run_intake(intake, summary, selected, runners, on_listed=log_listed)
+    summary.stats.update(
+        intake_s=round(time.perf_counter() - clock, 3),
+        intake_statements=rt.store.statements - statements,
+    )
+    log_stages(summary)
+
+
+async def retry_step(rt: p.Runtime, summary: p.RunSummary, dry_run: bool) -> None:
+    """A fan-out's retry of due notices, once for all its sources (its children leave it to
+    it); nothing is started when nothing is due."""
+    now = dt.datetime.now(dt.UTC)
+    if not await asyncio.to_thread(rt.store.notices_to_retry, now):
+        return
+    done = {i.url for i in summary.issues}
+    settings = rt.config.app.http
+    async with (
+        host_slots(settings) as hosts,
+        p.make_client(settings, hosts) as client,
+        parse_pool(rt.config) as pool,
+    ):
+        intake = Intake(rt, client, pool, dry_run=dry_run, now=now, resolver=secret_resolver())
+        retried = await RUNNERS.notices("retry notices", lambda: intake.retry_notices(done))
+        await intake.flush_notices()
+    summary.merge(retried)
 
 
 def _counts(counts: dict[str, int], empty: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any, cast
 
 from prefect import Task, get_run_logger, task
@@ -147,12 +147,21 @@ async def finish(rt: p.Runtime, summary: p.RunSummary, flow_name: str) -> dict[s
 
 
 @asynccontextmanager
-async def guarded(rt: p.Runtime, summary: p.RunSummary, flow_name: str) -> AsyncIterator[None]:
-    """A flow's body under the state's run lock: a failure is published before it is raised,
-    and the runtime is closed whatever happens."""
+async def guarded(
+    rt: p.Runtime,
+    summary: p.RunSummary,
+    flow_name: str,
+    *,
+    lock: str = "run",
+    slots: AbstractAsyncContextManager[object] | None = None,
+) -> AsyncIterator[None]:
+    """A flow's body under the state's lock ``lock`` (after ``slots``, Prefect concurrency
+    slots, if any): a failure is published before it is raised, and the runtime is closed
+    whatever happens."""
     try:
-        with rt.store.run_lock(rt.run_id):
-            yield
+        async with slots if slots is not None else nullcontext():
+            with rt.store.run_lock(rt.run_id, name=lock):
+                yield
     except Exception as exc:
         await fail_run(rt, summary, exc, flow_name)
         raise
