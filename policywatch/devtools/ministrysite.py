@@ -56,6 +56,11 @@ class MinistrySite:
         self._write(MIIT_COLUMN, _miit_column())
         self._write_govcn_list()
 
+    def miit_column(self, url: str) -> None:
+        """Another MIIT column page at ``url``; its list comes from the same API route, so it
+        lists the same documents (one document filed under two columns)."""
+        self._write(url, _miit_column())
+
     def publish(
         self,
         site: Site,
