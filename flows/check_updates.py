@@ -5,6 +5,11 @@ Prefect tasks at the grain an operator reads in the UI: one task per source list
 issue (named after the issue), one for the notices retried, one for delivery. No task retries:
 the HTTP client already retries what is worth retrying, so a failing feed costs the client's
 attempts once per run, not Prefect's retries times the client's.
+
+With ``fan_out`` the sources are checked by ``check-source`` runs on any worker instead
+(``flows.fan_out``); this run then retries due notices and delivers, once for all of them. A
+plain run holds its sources' Prefect concurrency limits (``flows.limits``) while it reads them,
+so a check-source run of one of them never overlaps it.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from flows.common import (
     run_timeout,
     secret_resolver,
 )
-from flows.fan_out import Child, publish_children, run_children
+from flows.fan_out import publish_children, run_children
 from flows.limits import host_slots, source_slots
 from policywatch import pipeline as p
 from policywatch.http import HostSlot
@@ -113,12 +118,9 @@ async def check_updates(
     async with guarded(rt, summary, "check-updates"):
         clock = time.perf_counter()
         selected = p.selected_sources(rt.config, sources)
-        children: list[Child] = []
+        children = None
         if fan_out:
-            params = {"dry_run": dry_run, "since": since, "alert_existing": alert_existing}
-            children = await run_children(rt, summary, selected, params)
-            await retry_step(rt, summary, dry_run)
-            log_stages(summary)
+            children = await fan_out_step(rt, summary, selected, dry_run, since, alert_existing)
         else:
             async with source_slots([s.name for s in selected]):
                 await intake_step(rt, summary, selected, dry_run, since, alert_existing)
@@ -127,11 +129,26 @@ async def check_updates(
             await deliver_step(rt, summary)
             summary.stats["delivery_statements"] = rt.store.statements - before
         summary.stats["pipeline_s"] = round(time.perf_counter() - clock, 3)
-        if not fan_out:
-            return await finish(rt, summary, "check-updates")
-        await publish_children(children, "check-updates")
         data = await finish(rt, summary, "check-updates")
-        return {**data, "children": [c.to_dict() for c in children]}
+        return data if children is None else {**data, "children": children}
+
+
+async def fan_out_step(
+    rt: p.Runtime,
+    summary: p.RunSummary,
+    selected: list[SourceSettings],
+    dry_run: bool,
+    since: dt.date | None,
+    alert_existing: bool,
+) -> list[dict[str, Any]]:
+    """One check-source run per source (their summaries merged into ``summary``), then the
+    retry of due notices; returns what each child did."""
+    params = {"dry_run": dry_run, "since": since, "alert_existing": alert_existing}
+    children = await run_children(rt, summary, selected, params)
+    await retry_step(rt, summary, dry_run)
+    log_stages(summary)
+    await publish_children(children, "check-updates")
+    return [c.to_dict() for c in children]
 
 
 async def intake_step(

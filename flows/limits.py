@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from uuid import UUID
@@ -46,11 +47,17 @@ SOURCE_LEASE = 120.0
 
 
 def source_limit(source: str) -> str:
-    return SOURCE_PREFIX + source
+    return SOURCE_PREFIX + _allowed(source)
 
 
 def host_limit(host: str) -> str:
-    return HOST_PREFIX + host
+    return HOST_PREFIX + _allowed(host)
+
+
+def _allowed(name: str) -> str:
+    """Prefect refuses ``/ % & < >`` in names (two names that differ only there share a limit,
+    which is merely stricter)."""
+    return re.sub(r"[/%&<>]", "-", name)
 
 
 class Slots:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -101,3 +102,11 @@ async def _until_logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"never logged: {text}")
+
+
+def test_limit_names_are_ones_prefect_accepts() -> None:
+    from prefect.types.names import WITHOUT_BANNED_CHARACTERS
+
+    assert host_limit("www.miit.gov.cn") == "policywatch-host-www.miit.gov.cn"
+    assert source_limit("miit/notices & more") == "policywatch-source-miit-notices - more"
+    assert re.fullmatch(WITHOUT_BANNED_CHARACTERS, source_limit("a/b%c<d>e&f"))
