@@ -112,15 +112,16 @@ async def check_updates(
         alert_existing: A source's first run alerts everything it lists, not only what was
             published within intake.baseline_days (the rest is otherwise a silent baseline).
         fan_out: Check each source in its own check-source run, on any worker of the pool
-            (ministry lists first, then the rest), then retry notices and deliver here.
+            (ministry lists first, then the rest), then retry notices and deliver here (a dry
+            run is checked in this run all the same).
     """
     rt, summary = open_run(dry_run)
     async with guarded(rt, summary, "check-updates"):
         clock = time.perf_counter()
         selected = p.selected_sources(rt.config, sources)
         children = None
-        if fan_out:
-            children = await fan_out_step(rt, summary, selected, dry_run, since, alert_existing)
+        if fan_out and not dry_run:  # a dry run's children record nothing the parent could read
+            children = await fan_out_step(rt, summary, selected, since, alert_existing)
         else:
             async with source_slots([s.name for s in selected]):
                 await intake_step(rt, summary, selected, dry_run, since, alert_existing)
@@ -137,15 +138,14 @@ async def fan_out_step(
     rt: p.Runtime,
     summary: p.RunSummary,
     selected: list[SourceSettings],
-    dry_run: bool,
     since: dt.date | None,
     alert_existing: bool,
 ) -> list[dict[str, Any]]:
     """One check-source run per source (their summaries merged into ``summary``), then the
     retry of due notices; returns what each child did."""
-    params = {"dry_run": dry_run, "since": since, "alert_existing": alert_existing}
+    params = {"since": since.isoformat() if since else None, "alert_existing": alert_existing}
     children = await run_children(rt, summary, selected, params)
-    await retry_step(rt, summary, dry_run)
+    await retry_step(rt, summary)
     log_stages(summary)
     await publish_children(children, "check-updates")
     return [c.to_dict() for c in children]
@@ -179,7 +179,7 @@ async def intake_step(
     log_stages(summary)
 
 
-async def retry_step(rt: p.Runtime, summary: p.RunSummary, dry_run: bool) -> None:
+async def retry_step(rt: p.Runtime, summary: p.RunSummary) -> None:
     """A fan-out's retry of due notices, once for all its sources (its children leave it to
     it); nothing is started when nothing is due."""
     now = dt.datetime.now(dt.UTC)
@@ -192,7 +192,7 @@ async def retry_step(rt: p.Runtime, summary: p.RunSummary, dry_run: bool) -> Non
         p.make_client(settings, hosts) as client,
         parse_pool(rt.config) as pool,
     ):
-        intake = Intake(rt, client, pool, dry_run=dry_run, now=now, resolver=secret_resolver())
+        intake = Intake(rt, client, pool, now=now, resolver=secret_resolver())
         retried = await RUNNERS.notices("retry notices", lambda: intake.retry_notices(done))
         await intake.flush_notices()
     summary.merge(retried)

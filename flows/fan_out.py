@@ -8,7 +8,8 @@ serial run, a MERICS story then finds the notice its ministry alerted in the sam
 follow-up, not a second "new" alert. Within a wave the children run at once.
 
 A child that did not complete makes its source a failed one in the parent's summary; when no
-child completed, the parent fails (as a serial run does when no source was reachable).
+child completed, the parent fails (as a serial run does when no source was reachable). A dry
+run is never fanned out (its children record nothing to read back).
 """
 
 from __future__ import annotations

@@ -4,8 +4,13 @@ outcomes become the parent's summary (the runs themselves: tests/e2e/test_e2e_wo
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import pytest
+
+from flows.check_updates import check_updates
 from flows.fan_out import Child, merge_child, waves
+from policywatch.demo import DemoWorld
 from policywatch.settings import SourceSettings
 from policywatch.summary import IssueOutcome, MatchRow, RunSummary, SourceOutcome
 
@@ -58,3 +63,18 @@ def test_a_child_that_did_not_complete_fails_its_source_with_the_reason() -> Non
     assert parent.sources[0].error == "check-source run run-2 crashed: worker lost"
     assert "could not start check-source/x" in (parent.sources[1].error or "")
     assert len(parent.issues) == 1  # what the crashed child recorded still counts
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_a_dry_run_is_checked_in_the_run_itself_even_with_fan_out(
+    world: DemoWorld, run_flow: Any
+) -> None:
+    """Children of a dry run would record nothing the parent could read: no child is started
+    (none could be: nothing serves check-source here), and the matches are reported."""
+    state = run_flow(check_updates, dry_run=True, fan_out=True)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert "children" not in summary
+    assert {s["name"] for s in summary["sources"]} == {"merics", "miit-notices"}
+    assert summary["matches"]
+    assert world.messages() == []
