@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, cast
 
 from prefect import Task, get_run_logger, task
@@ -123,12 +124,22 @@ async def publish(summary: p.RunSummary, flow_name: str) -> None:
     )
 
 
-Body = Callable[[p.Runtime, p.RunSummary], Awaitable[None]]
+Body = Callable[[p.Runtime, p.RunSummary], Awaitable[dict[str, Any] | None]]
 
 
-async def execute(flow_name: str, dry_run: bool, deliver: bool, body: Body) -> Any:
-    """A flow's run: open it, run ``body`` under the state's run lock, keep its health watches
-    and tell the ops channel (after a failure too), publish, and return the final state.
+async def execute(
+    flow_name: str,
+    dry_run: bool,
+    deliver: bool,
+    body: Body,
+    *,
+    lock: str = "run",
+    slots: Callable[[p.Runtime], AbstractAsyncContextManager[object]] | None = None,
+) -> Any:
+    """A flow's run: open it, run ``body`` under the state's lock ``lock`` (after ``slots``:
+    Prefect concurrency slots taken for the run, if any), keep its health watches and tell the ops channel (after
+    a failure too), publish, and return the final state. What ``body`` returns is added to the
+    run's result (a fan-out's children).
 
     An expected failure (a PolicywatchError: no source reachable, a config or state problem)
     returns a Failed state whose message is the cause: one log line, no traceback. Anything
@@ -139,12 +150,14 @@ async def execute(flow_name: str, dry_run: bool, deliver: bool, body: Body) -> A
         return await failed(None, p.RunSummary(run_id=run_id(), dry_run=dry_run), exc, flow_name)
     watches: list[Watch] = []
     try:
-        with rt.store.run_lock(rt.run_id):
-            try:
-                await body(rt, summary)
-            finally:
-                watches = await watch_step(rt, summary, tell=deliver and not dry_run)
-            return await finish(rt, summary, flow_name, watches)
+        async with slots(rt) if slots is not None else nullcontext():
+            with rt.store.run_lock(rt.run_id, name=lock):
+                extra = None
+                try:
+                    extra = await body(rt, summary)
+                finally:
+                    watches = await watch_step(rt, summary, tell=deliver and not dry_run)
+                return await finish(rt, summary, flow_name, watches, extra)
     except Exception as exc:
         state = await failed(rt, summary, exc, flow_name, watches)
         if isinstance(exc, PolicywatchError) or p.state_unusable(exc):
@@ -194,7 +207,13 @@ async def failed(
     return Failed(message=summary.failure, data=exc)
 
 
-async def finish(rt: p.Runtime, summary: p.RunSummary, flow_name: str, watches: list[Watch]) -> Any:
+async def finish(
+    rt: p.Runtime,
+    summary: p.RunSummary,
+    flow_name: str,
+    watches: list[Watch],
+    extra: dict[str, Any] | None = None,
+) -> Any:
     """Publish artifacts, close the ``runs`` row, log the result; the summary, in a state named
     "Completed with problems" when there are any (and the event that says which)."""
     assess(summary, watches)
@@ -204,6 +223,7 @@ async def finish(rt: p.Runtime, summary: p.RunSummary, flow_name: str, watches: 
         rt.store.finish_run(rt.run_id, "completed", data)
     log = get_run_logger()
     log.info("summary: %s", headline(summary))
+    data = {**data, **(extra or {})}
     if not summary.problems:
         return data
     log.info("health: %s", problem_summary(summary))

@@ -1,4 +1,4 @@
-"""The three flows as deployments: served by ``policywatch serve`` (or ``python -m flows.deployments``).
+"""The flows as deployments: served by ``policywatch serve`` (or ``python -m flows.deployments``).
 
 The check-updates schedule (cron, timezone) is defined once, in ``config/policywatch.yaml``
 (``schedule``): ``build`` reads it for ``serve``, and ``prefect deploy`` reads it through
@@ -7,6 +7,10 @@ names (``schedule.deployment``, default ``policywatch``, for ``serve``; ``worker
 ``prefect.yaml``) so neither overwrites the other. Runs that take the state's run lock
 (check-updates, process-issue) have a concurrency limit of 1: a run started while another runs
 waits in Prefect's queue (``AwaitingConcurrencySlot``) instead of failing on the lock.
+check-source, the runs a fan-out starts (one per source), has no deployment limit: a Prefect
+deployment limit counts every run of the deployment, whatever its parameters, so it would queue
+all sources behind one; runs of one source queue on that source's global concurrency limit
+instead (``flows.limits``), and runs of different sources go ahead together.
 
 No parameter or job variable carries a secret: channel URLs reach the flow-run processes through
 the serve process's environment or Prefect Secret blocks (``secret:NAME`` in channels.yaml).
@@ -30,6 +34,7 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
+from flows.check_source import check_source
 from flows.check_updates import check_updates
 from flows.process_issue import process_issue
 from flows.send_test_alert import send_test_alert
@@ -48,7 +53,8 @@ def schedule_step() -> dict[str, str]:
 
 
 def build(config: Config) -> list[RunnerDeployment]:
-    """check-updates on the configured cron; process-issue and send-test-alert on demand."""
+    """check-updates on the configured cron; process-issue, send-test-alert and check-source
+    on demand."""
     schedule = config.app.schedule
     name = schedule.deployment
     deployments = [
@@ -71,6 +77,11 @@ def build(config: Config) -> list[RunnerDeployment]:
             description="Send a sample alert to one watchlist's channels.",
             tags=TAGS,
         ),
+        check_source.to_deployment(
+            name=name,
+            description="Check one source (check-updates' fan-out starts one run per source).",
+            tags=TAGS,
+        ),  # no deployment limit: runs of one source queue on the source's own limit
     ]
     return [cast(RunnerDeployment, d) for d in deployments]  # sync context: never a coroutine
 

@@ -5,17 +5,20 @@ allow-list (names, and the addresses they resolve to: ``policywatch.netguard``) 
 detection must hold for every request, whoever makes it. Bodies are decoded in bounded steps
 (``policywatch.decompress``), so the size cap bounds memory on compressed responses too. Tests
 inject a transport or point the client at a loopback server; a ``sleep`` hook makes waits
-observable.
+observable. Runs on several workers share each host's limit through a ``host_slot`` hook that
+the caller supplies (the flows use Prefect's global concurrency limits; nothing here knows that).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -37,11 +40,14 @@ from policywatch.errors import (
 from policywatch.netguard import PrivateAddressError, guard
 from policywatch.settings import HttpSettings
 
-__all__ = ["FetchResult", "PoliteClient", "fetch_url", "host_allowed", "host_key"]
+__all__ = ["FetchResult", "HostSlot", "PoliteClient", "fetch_url", "host_allowed", "host_key"]
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+# host_slot(host_key): held around each request, inside the host's local gate. Several processes
+# that share a host's limit (a fan-out over workers) pass one; a single process needs none.
+HostSlot = Callable[[str], AbstractAsyncContextManager[object]]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 BLOCK_STATUSES = frozenset({412, 521})
@@ -168,9 +174,11 @@ class PoliteClient:
         transport: httpx.AsyncBaseTransport | None = None,
         transport_factory: Callable[[ssl.SSLContext], httpx.AsyncBaseTransport] | None = None,
         sleep: Sleep = asyncio.sleep,
+        host_slot: HostSlot | None = None,
     ) -> None:
         self.settings = settings
         self._sleep = sleep
+        self._host_slot = host_slot
         self._allow = settings.allow_list()
         self._gates: dict[str, _HostGate] = {}
         self._blocked_hosts: set[str] = set()
@@ -380,10 +388,30 @@ class PoliteClient:
             if wait > 0:
                 await self._sleep(wait)
             self.requests_made[key] = self.requests_made.get(key, 0) + 1
-            if self._global is None:
-                return await self._send_guarded(url, headers, attempt)
-            async with self._global:
-                return await self._send_guarded(url, headers, attempt)
+            if self._host_slot is None:
+                return await self._send_capped(url, headers, attempt)
+            return await self._send_in_slot(self._host_slot, key, url, headers, attempt)
+
+    async def _send_in_slot(
+        self, slot: HostSlot, key: str, url: str, headers: dict[str, str], attempt: int
+    ) -> _Response:
+        """Inside the local gate, so a process never queues more than its own limit for the
+        host's shared slots; a slot that cannot be had fails the request as a FetchError."""
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(slot(key))
+            except FetchError:
+                raise
+            except Exception as exc:
+                reason = f"no request slot for host {key}: {type(exc).__name__}: {exc}"
+                raise FetchError(url, reason, attempts=attempt) from exc
+            return await self._send_capped(url, headers, attempt)
+
+    async def _send_capped(self, url: str, headers: dict[str, str], attempt: int) -> _Response:
+        if self._global is None:
+            return await self._send_guarded(url, headers, attempt)
+        async with self._global:
+            return await self._send_guarded(url, headers, attempt)
 
     async def _send_guarded(self, url: str, headers: dict[str, str], attempt: int) -> _Response:
         try:

@@ -23,7 +23,7 @@ from parsers.similar import pair_edited
 from policywatch.alerting import build_alerts
 from policywatch.channels import SecretResolver
 from policywatch.errors import PolicywatchError, StateError
-from policywatch.http import PoliteClient
+from policywatch.http import HostSlot, PoliteClient
 from policywatch.match import Matcher
 from policywatch.models import Alert, Change, Match
 from policywatch.notices import notice_links
@@ -128,9 +128,10 @@ def open_store(url: str) -> Store:
         ) from exc
 
 
-def make_client(settings: HttpSettings) -> PoliteClient:
-    """The run's one HTTP client; honours the loopback host map when ``HOST_MAP_ENV`` is set."""
-    return PoliteClient(settings, transport_factory=host_map_factory())
+def make_client(settings: HttpSettings, host_slot: HostSlot | None = None) -> PoliteClient:
+    """The run's one HTTP client; honours the loopback host map when ``HOST_MAP_ENV`` is set.
+    ``host_slot``: the hosts' limits shared with other processes (see ``PoliteClient``)."""
+    return PoliteClient(settings, transport_factory=host_map_factory(), host_slot=host_slot)
 
 
 # -- steps ----------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, TypeVar
 
 from policywatch.delivery_report import ChannelCounts, DeliveryReport
 from policywatch.models import Alert, Change, Match
@@ -199,3 +199,39 @@ class RunSummary:
         self.enqueued.update(part.enqueued)
         self.baseline.update(part.baseline)
         self.delivery_errors += part.delivery_errors
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSummary:
+        """A summary read back from its ``to_dict`` (a fan-out's parent reads its children's from
+        their ``runs`` rows); delivery counts are left out: children leave delivery to it."""
+        out = cls(run_id=str(data.get("run_id", "")), dry_run=bool(data.get("dry_run")))
+        out.sources = _rows(SourceOutcome, data.get("sources"))
+        out.issues = _rows(IssueOutcome, data.get("issues"))
+        for issue in out.issues:
+            issue.published = _date(issue.published)
+        out.items = _rows(ItemChange, data.get("items"))
+        out.notices = _rows(NoticeRow, data.get("notices"))
+        out.matches = _rows(MatchRow, data.get("matches"))
+        out.enqueued = Counter(data.get("enqueued") or {})
+        out.baseline = Counter(data.get("baseline") or {})
+        out.delivery_errors = list(data.get("delivery_errors") or [])
+        out.stats = dict(data.get("stats") or {})
+        return out
+
+
+R = TypeVar("R")
+
+
+def _rows(kind: type[R], rows: Any) -> list[R]:
+    """Dataclass rows from dicts, ignoring keys the dataclass does not have (older rows)."""
+    known = {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    return [kind(**{k: v for k, v in row.items() if k in known}) for row in rows or []]
+
+
+def _date(value: object) -> dt.date | None:
+    if isinstance(value, dt.date) or value is None:
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None

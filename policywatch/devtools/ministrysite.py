@@ -92,6 +92,11 @@ class MinistrySite:
         data = _directory(LIST_URLS["nea"]) + f"ds_{pages.NEA_SOURCE}.json"
         self.server.routes["/" + data.split("://", 1)[1]] = self._nea
 
+    def miit_column(self, url: str) -> None:
+        """Another MIIT column page at ``url``; its list comes from the same API route, so it
+        lists the same documents (one document filed under two columns)."""
+        self._write(url, pages.column_page("miit"))
+
     def publish(
         self,
         site: Site,

@@ -62,7 +62,11 @@ def test_prefect_yaml_deploys_to_a_work_pool_and_a_worker_runs_it(
         try:
             run = api.post(
                 f"/deployments/{dep['id']}/create_flow_run",
-                json={"parameters": {"dry_run": False, "alert_existing": True}, **UI_BODY},
+                # one serial run (the default fan-out over workers: test_e2e_workers.py)
+                json={
+                    "parameters": {"dry_run": False, "alert_existing": True, "fan_out": False},
+                    **UI_BODY,
+                },
             ).json()
             final = _wait(api, run["id"])
         finally:

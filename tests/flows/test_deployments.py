@@ -32,11 +32,12 @@ def test_every_parameter_of_every_deployment_is_described_for_the_ui_form(
     repo_root: Path,
 ) -> None:
     deployments = {d.flow_name: d for d in build(Config(repo_root / "config"))}
-    assert set(deployments) == {"check-updates", "process-issue", "send-test-alert"}
+    assert set(deployments) == {"check-updates", "process-issue", "send-test-alert", "check-source"}
     expected = {
-        "check-updates": {"dry_run", "since", "sources", "deliver", "alert_existing"},
+        "check-updates": {"dry_run", "since", "sources", "deliver", "alert_existing", "fan_out"},
         "process-issue": {"location", "force", "dry_run", "deliver"},
         "send-test-alert": {"watchlist"},
+        "check-source": {"source", "dry_run", "since", "deliver", "alert_existing"},
     }
     for name, dep in deployments.items():
         props = dep._parameter_openapi_schema.properties
@@ -49,9 +50,13 @@ def test_every_parameter_of_every_deployment_is_described_for_the_ui_form(
 
 
 def test_runs_that_take_the_run_lock_are_limited_to_one_at_a_time(repo_root: Path) -> None:
+    """check-source takes its source's lock, not the run lock: its runs queue per source on a
+    global concurrency limit (tests/e2e/test_e2e_workers.py), not on a deployment limit."""
     deployments = {d.flow_name: d for d in build(Config(repo_root / "config"))}
     limits = {name: d.concurrency_limit for name, d in deployments.items()}
-    assert limits == {"check-updates": 1, "process-issue": 1, "send-test-alert": None}
+    assert limits == {
+        "check-updates": 1, "process-issue": 1, "send-test-alert": None, "check-source": None
+    }  # fmt: skip
     assert {d.name for d in deployments.values()} == {"policywatch"}
 
 

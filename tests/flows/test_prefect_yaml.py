@@ -39,10 +39,14 @@ def test_prefect_yaml_points_at_the_three_flows_under_names_serve_does_not_use(
         names.add(getattr(module, attr).name)
         assert dep["work_pool"]["name"] == "policywatch"
         assert dep["name"] == WORKERS_DEPLOYMENT
-    assert names == {"check-updates", "process-issue", "send-test-alert"}
+    assert names == {"check-updates", "process-issue", "send-test-alert", "check-source"}
     assert Config(repo_root / "config").app.schedule.deployment != WORKERS_DEPLOYMENT
     limits = {d["entrypoint"].split(":")[1]: d.get("concurrency_limit") for d in doc["deployments"]}
-    assert limits == {"check_updates": 1, "process_issue": 1, "send_test_alert": None}
+    assert limits == {
+        "check_updates": 1, "process_issue": 1, "send_test_alert": None, "check_source": None
+    }  # fmt: skip
+    [scheduled] = [d for d in doc["deployments"] if d.get("schedules")]
+    assert scheduled["parameters"]["fan_out"] is True  # workers: one check-source run per source
 
 
 def test_the_schedule_is_templated_from_the_build_step_that_reads_the_config(
