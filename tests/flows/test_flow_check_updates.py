@@ -264,7 +264,8 @@ def test_no_reachable_source_fails_the_run(
 def test_a_source_host_that_does_not_resolve_fails_fast_without_retries(
     world: DemoWorld, run_flow: Any, monkeypatch: pytest.MonkeyPatch, unresolvable_host: str
 ) -> None:
-    from policywatch import intake, pipeline
+    from policywatch import pipeline
+    from policywatch.intake import core as intake
 
     config = world.config_dir / "policywatch.yaml"
     text = config.read_text(encoding="utf-8")
