@@ -18,6 +18,9 @@ from parsers.text import fold, squash
 
 DEFAULT_BODIES_FILE = Path(__file__).resolve().parent.parent / "config" / "bodies.yaml"
 _OFFICE_SUFFIXES = ("办公厅", "办公室", "综合司")
+# libyaml's C loader when PyYAML has it: about 10x faster than the pure-Python one on this file,
+# which every run reads.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -79,7 +82,7 @@ class BodyIndex:
     def load(cls, path: Path = DEFAULT_BODIES_FILE) -> BodyIndex:
         """Read a bodies file (safe YAML); validation with file:line lives in policywatch.settings."""
         with path.open(encoding="utf-8") as fh:
-            return cls.from_mapping(yaml.safe_load(fh) or {})
+            return cls.from_mapping(yaml.load(fh, Loader=_SAFE_LOADER) or {})
 
     def canonical(self, name: str) -> str | None:
         """The id for ``name``, trying the name without an office suffix (工信部办公厅 -> MIIT)."""

@@ -17,6 +17,7 @@ import logging
 import random
 import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -164,6 +165,25 @@ def _challenge_in(response: _Response, encoding: str | None = None) -> str | Non
     return looks_like_challenge(decode(head, encoding or detect_encoding(head, content_type)))
 
 
+_tls_lock = threading.Lock()
+_tls: ssl.SSLContext | None = None
+
+
+def tls_context() -> ssl.SSLContext:
+    """The process's one TLS context for every client and host: loading the CA bundle costs about
+    0.1 s, and a context is safe to share once built."""
+    global _tls
+    with _tls_lock:
+        if _tls is None:
+            _tls = httpx.create_ssl_context()
+        return _tls
+
+
+def prewarm_tls() -> None:
+    """Build the TLS context in the background (``policywatch run`` does while Prefect starts)."""
+    threading.Thread(target=tls_context, daemon=True, name="policywatch-tls").start()
+
+
 class PoliteClient:
     """Async context manager wrapping the only ``httpx.AsyncClient`` of the application."""
 
@@ -190,16 +210,13 @@ class PoliteClient:
         # per event that grows with the square of its connections, so one pool for every host
         # cost several ms of CPU per request in a backfill. An injected transport is shared.
         self._clients: dict[str, httpx.AsyncClient] = {}
-        self._tls: ssl.SSLContext | None = None  # one for every pool: loading CAs costs ~0.1 s
         self._shared = self._new_client(transport) if transport is not None else None
         self._global = (
             asyncio.Semaphore(settings.max_connections) if settings.max_connections else None
         )
 
     def _context(self) -> ssl.SSLContext:
-        if self._tls is None:
-            self._tls = httpx.create_ssl_context()
-        return self._tls
+        return tls_context()
 
     def _new_client(
         self, transport: httpx.AsyncBaseTransport | None, proxy: str | None = None

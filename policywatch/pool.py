@@ -182,18 +182,23 @@ class ParsePool:
         await asyncio.gather(*(asyncio.to_thread(_ready, w) for w in list(self._all)))
 
     async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.close)
+        self.close(wait=False)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Tell every worker to stop (EOF on its pipe). Without ``wait`` the workers are reaped
+        in a background thread, so the run goes on (delivery) while they exit, which takes a
+        tenth of a second or more each; they are daemons, so the process's exit reaps the rest."""
         with self._lock:
             workers, self._all = self._all, []
         for worker in workers:
             with contextlib.suppress(Exception):
                 worker.conn.close()  # EOF: the worker returns
-        for worker in workers:
-            worker.process.join(2)
-            if worker.process.is_alive():
-                worker.kill()
+        if wait:
+            _reap(workers)
+        elif workers:
+            threading.Thread(
+                target=_reap, args=(workers,), daemon=True, name="policywatch-parser-reaper"
+            ).start()
 
     def pids(self) -> list[int]:
         """The live workers' process ids (benchmarks sum their memory)."""
@@ -269,6 +274,13 @@ def _receive(worker: _Worker, timeout: float, overtime: str) -> tuple[str, Any]:
         why = f"exit code {code}" if code is not None else "no answer"
         raise _WorkerLost(f"the parser process died ({why}); memory limit reached?") from None
     return message
+
+
+def _reap(workers: list[_Worker]) -> None:
+    for worker in workers:
+        worker.process.join(2)
+        if worker.process.is_alive():
+            worker.kill()
 
 
 _warm: dict[str, ParsePool] = {}  # started early by prewarm(), taken by the run's pool_for()

@@ -111,9 +111,11 @@ def run_check_updates(**params: Any) -> dict[str, Any]:
     A failed run raises the flow's own error (a PolicywatchError keeps its hint).
     """
     _ephemeral_defaults()
+    from policywatch.http import prewarm_tls
     from policywatch.pool import prewarm
 
     prewarm(get_config())  # parser processes load while Prefect's API starts
+    prewarm_tls()  # and the CA bundle
     for noisy in ("httpx", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from flows.check_updates import check_updates

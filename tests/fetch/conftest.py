@@ -162,7 +162,11 @@ def _fault_server() -> Iterator[LoopbackServer]:
 
 @pytest.fixture
 def fault(_fault_server: LoopbackServer) -> LoopbackServer:
-    """The fault server with fresh request counts (routes that count hits start over)."""
+    """The fault server with fresh request counts (routes that count hits start over), once the
+    slow answers an earlier test gave up on are over (they would count as in flight)."""
+    deadline = time.monotonic() + 15
+    while _fault_server.in_flight and time.monotonic() < deadline:
+        time.sleep(0.05)
     _fault_server.reset_counts()
     return _fault_server
 
