@@ -26,7 +26,6 @@ from flows.common import deliver_step, execute, run_timeout
 from flows.limits import host_slots, source_slots
 from policywatch import pipeline as p
 from policywatch.intake import Runners
-from policywatch.settings import Config
 
 __all__ = ["check_source", "source_lock"]
 
@@ -57,9 +56,9 @@ def source_run_name() -> str:
 
 
 @asynccontextmanager
-async def _slot(config: Config, source: str) -> AsyncIterator[None]:
-    p.selected_sources(config, [source])  # an unknown name fails before a limit is made for it
-    async with source_slots([source]):
+async def _slot(rt: p.Runtime, source: str) -> AsyncIterator[None]:
+    p.selected_sources(rt.config, [source])  # an unknown name fails before a limit is made for it
+    async with source_slots([source], rt.store, rt.run_id):
         yield
 
 
@@ -101,5 +100,5 @@ async def check_source(
         deliver,
         body,
         lock=source_lock(source),
-        slots=lambda rt: _slot(rt.config, source),
+        slots=lambda rt: _slot(rt, source),
     )

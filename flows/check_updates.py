@@ -115,7 +115,7 @@ async def check_updates(
         if fan_out and not dry_run:  # a dry run's children record nothing the parent could read
             children = await fan_out_step(rt, summary, selected, since, alert_existing)
         else:
-            async with source_slots([s.name for s in selected]):
+            async with source_slots([s.name for s in selected], rt.store, rt.run_id):
                 await intake_step(rt, summary, selected, dry_run, since, alert_existing)
         if deliver and not dry_run:
             before = rt.store.statements

@@ -24,8 +24,9 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import httpx
@@ -33,6 +34,10 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.exceptions import ObjectAlreadyExists
 
 from policywatch.settings import HttpSettings
+from policywatch.store import locks as state_locks
+
+if TYPE_CHECKING:
+    from policywatch.store import Store
 
 __all__ = ["HostSlots", "Slots", "host_limit", "host_slots", "source_limit", "source_slots"]
 
@@ -86,9 +91,15 @@ class Slots:
             await self.client.upsert_global_concurrency_limit_by_name(name, limit)
 
     async def take(
-        self, names: list[str], lease: float, on_wait: Callable[[], None] | None = None
+        self,
+        names: list[str],
+        lease: float,
+        on_wait: Callable[[], None] | None = None,
+        reclaim: Callable[[], Awaitable[bool]] | None = None,
     ) -> UUID:
-        """One slot of each limit, all at once; waits while any is full. Returns the lease id."""
+        """One slot of each limit, all at once; waits while any is full. Returns the lease id.
+        ``reclaim``, called when a limit is full, frees what dead holders kept (True: try again
+        at once)."""
         told = False
         while True:
             try:
@@ -99,6 +110,8 @@ class Slots:
                 if exc.response.status_code != LOCKED:
                     raise
                 self.refused += 1
+                if reclaim is not None and await reclaim():
+                    continue
                 if on_wait is not None and not told:
                     told = True
                     on_wait()
@@ -127,8 +140,12 @@ class Slots:
 
 
 @asynccontextmanager
-async def source_slots(sources: Sequence[str]) -> AsyncIterator[None]:
-    """Hold the slot of every named source for the length of the block."""
+async def source_slots(
+    sources: Sequence[str], store: Store | None = None, owner: str = ""
+) -> AsyncIterator[None]:
+    """Hold the slot of every named source for the length of the block. With ``store``, the
+    lease is noted there for run ``owner``, and the leases of runs that died on this host are
+    given back when a slot is taken."""
     names = [source_limit(s) for s in dict.fromkeys(sources)]
     if not names:
         yield
@@ -141,7 +158,18 @@ async def source_slots(sources: Sequence[str]) -> AsyncIterator[None]:
         def waiting() -> None:
             log.warning("waiting for another run working on %s", ", ".join(sources))
 
-        lease = await slots.take(names, SOURCE_LEASE, on_wait=waiting)
+        async def reclaim() -> bool:
+            return store is not None and await _release_dead(client, store)
+
+        lease = await slots.take(names, SOURCE_LEASE, on_wait=waiting, reclaim=reclaim)
+        try:
+            if store is not None:
+                await asyncio.to_thread(
+                    state_locks.note_lease, store.engine, str(lease), owner, SOURCE_LEASE
+                )
+        except BaseException:
+            await slots.release(lease, ", ".join(names))
+            raise
         renewal = asyncio.ensure_future(slots.keep(lease, SOURCE_LEASE))
         try:
             yield
@@ -150,6 +178,29 @@ async def source_slots(sources: Sequence[str]) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
             await slots.release(lease, ", ".join(names))
+            if store is not None:
+                await _forget(store, str(lease))
+
+
+async def _forget(store: Store, lease: str) -> None:
+    """The lease's note removed; a state that cannot take it only leaves a note that a later
+    run clears once this process is gone."""
+    try:
+        await asyncio.to_thread(state_locks.forget_lease, store.engine, lease)
+    except Exception as exc:
+        log.warning("slot lease %s: note not removed from the state (%s)", lease, exc)
+
+
+async def _release_dead(client: PrefectClient, store: Store) -> bool:
+    """Give back the slot leases noted by runs whose process on this host is gone; True if
+    there were any (their slots are free now, or were already: the lease had run out)."""
+    dead = await asyncio.to_thread(state_locks.dead_leases, store.engine)
+    for lease, row in dead:
+        with contextlib.suppress(httpx.HTTPStatusError):  # 404: the lease had already ended
+            await client.release_concurrency_slots_with_lease(UUID(lease))
+        await _forget(store, lease)
+        log.warning("source slots of %s released at once: its process is gone", row.describe())
+    return bool(dead)
 
 
 class HostSlots:

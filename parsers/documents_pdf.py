@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError, PyPdfError
+from pypdf.errors import LimitReachedError, PdfReadError, PyPdfError
 
 from parsers.errors import ParseError
 from parsers.records import Document, Link
@@ -154,7 +154,26 @@ def _page_lines(page: Any, source: str) -> list[_Line]:
         page.extract_text(visitor_text=visit)
     except (PyPdfError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         raise ParseError(source, f"expected a PDF whose text can be read ({exc})") from None
+    if not frags:
+        _check_inflates(page, source)
     return _group_lines(frags)
+
+
+def _check_inflates(page: Any, source: str) -> None:
+    """A page with no text: pypdf's text extraction swallows its own decompression limit and
+    returns nothing, so a compression bomb would read as a scanned page. Name it instead."""
+    try:
+        contents = page.get_contents()
+        if contents is not None:
+            contents.get_data()
+    except LimitReachedError:
+        raise ParseError(
+            source,
+            "expected a PDF whose pages inflate to a sane size; a page's content passes "
+            "pypdf's decompression limit (a compression bomb?)",
+        ) from None
+    except (PyPdfError, ValueError, KeyError, TypeError):
+        return
 
 
 def _group_lines(frags: list[_Frag]) -> list[_Line]:

@@ -102,6 +102,16 @@ def _name_not_found(exc: BaseException) -> bool:
     return False
 
 
+def _network_reason(exc: httpx.HTTPError) -> str:
+    """httpx's own words for a network error; a connection reset or dropped mid-response has
+    none (anyio's BrokenResourceError carries no message), so it is named here."""
+    if str(exc):
+        return str(exc)
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return f"connection reset or closed by the server ({type(exc).__name__})"
+    return type(exc).__name__
+
+
 class _Transient(Exception):
     """A network failure worth retrying (connect error, timeout, reset, truncated body)."""
 
@@ -449,7 +459,7 @@ class PoliteClient:
                 self.unresolved_hosts.add(host_key(url))
                 reason = f"host name does not resolve: {exc}"
                 raise UnresolvedHostError(url, reason, attempts=attempt, hint=_NO_DNS) from exc
-            raise _Transient(f"connection failed: {exc or type(exc).__name__}") from exc
+            raise _Transient(f"connection failed: {_network_reason(exc)}") from exc
         except httpx.HTTPError as exc:
             raise FetchError(url, f"{type(exc).__name__}: {exc}", attempts=attempt) from exc
 

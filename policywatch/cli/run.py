@@ -23,7 +23,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from policywatch.cli._app import app, console, err_console, fail, get_config
 from policywatch.errors import PolicywatchError
 
-OWN_LOGGERS = ("policywatch", "parsers")
+OWN_LOGGERS = ("policywatch", "parsers", "flows")
 STAGES = (
     "discover",
     "fetch+parse",
@@ -52,7 +52,11 @@ class _StageHandler(logging.Handler):
         if record.name == "prefect.flow_runs" and stage in STAGES:
             self.progress.update(self.task_id, advance=1, description=message[:100])
             self.progress.console.print(f"  [green]✓[/] {escape(message)}", highlight=False)
-        elif record.name == "policywatch.intake" and message.startswith("issue "):
+        elif (
+            record.name == "policywatch.intake"
+            and message.startswith("issue ")
+            and record.levelno < logging.WARNING
+        ):  # an issue's progress line; "issue ... failed: ..." is a warning and shown below
             self.progress.update(self.task_id, description=message[:100])
         elif _worth_showing(record) and message not in self.seen:
             self.seen.add(message)
@@ -60,9 +64,8 @@ class _StageHandler(logging.Handler):
 
 
 def _worth_showing(record: logging.LogRecord) -> bool:
-    if record.name == "policywatch.intake" and record.levelno < logging.WARNING:
-        return False
-    """policywatch's warnings and the flow's own (a failed issue); not Prefect's tracebacks."""
+    """policywatch's warnings (a wait for another run's source slot included) and the flow's own
+    (a failed issue); not Prefect's tracebacks."""
     if record.name.startswith(OWN_LOGGERS):
         return record.levelno >= logging.WARNING
     return record.name == "prefect.flow_runs" and record.levelno == logging.WARNING

@@ -217,6 +217,9 @@ def _feed_links(content: bytes, url: str, origin: str) -> dict[str, date | None]
         raise FetchError(url, f"feed is not XML ({exc})") from None
     if root is None or not root.tag.endswith(("rss", "feed", "RDF")):
         raise FetchError(url, "feed is not RSS or Atom")
+    cut = [e for e in parser.error_log if e.type == etree.ErrorTypes.ERR_TAG_NOT_FINISHED]
+    if cut:  # recover=True would list the items before the cut and nothing would say so
+        raise FetchError(url, f"feed is cut off ({cut[0].message})")
     links: dict[str, date | None] = {}
     for item in root.iter("{*}item", "{*}entry"):
         href = _child_text(item, "link") or _atom_href(item)

@@ -119,6 +119,21 @@ class RecordResult:
         }
 
 
+_DAMAGED = ("file is not a database", "database disk image is malformed")
+
+
+def _open_hint(engine: Engine, exc: sa.exc.DatabaseError) -> str:
+    """What to do: a SQLite file that is not (or no longer) a database is replaced, not fixed
+    by a setting."""
+    if engine.dialect.name == "sqlite" and any(d in str(exc.orig) for d in _DAMAGED):
+        return (
+            f"{engine.url.database} is damaged or is not a policywatch state database: restore "
+            "it from a backup, or move it aside and run again (a new state's first run is a "
+            "baseline: only what was published within intake.baseline_days is alerted)"
+        )
+    return "check POLICYWATCH_STATE_URL / state_url in config/policywatch.yaml"
+
+
 class Store:
     """One state database. Cheap to open; call ``close()`` (or use ``with``) when done."""
 
@@ -145,12 +160,12 @@ class Store:
                 require_state(engine)
             if create or pending(engine):
                 migrate(engine)
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DatabaseError as exc:  # OperationalError, and a damaged SQLite file
             engine.dispose()
             where = engine.url.render_as_string(hide_password=True)
             raise StateError(
                 f"cannot open the state database {where}: {exc.orig or exc}",
-                hint="check POLICYWATCH_STATE_URL / state_url in config/policywatch.yaml",
+                hint=_open_hint(engine, exc),
             ) from exc
         except BaseException:
             engine.dispose()

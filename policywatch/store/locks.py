@@ -42,6 +42,8 @@ LOCK_TTL = 90.0
 HEARTBEAT = LOCK_TTL / 3
 LOCK_WAIT = LOCK_TTL + HEARTBEAT
 POLL = 0.2
+NOTE_GRACE = 5.0  # seconds a waiter gives a new PostgreSQL holder to write its row
+NOT_RECORDED = "(holder not recorded yet)"
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,17 @@ def read_holder(engine: Engine, name: str) -> LockRow | None:
 
 
 def _wait_loop(name: str, wait: float, me: Holder, attempt: Callable[[], LockRow | None]) -> None:
-    """Call ``attempt`` until it returns None (acquired); log once when waiting; give up after wait."""
-    deadline = time.monotonic() + wait
+    """Call ``attempt`` until it returns None (acquired); log once when waiting; give up after wait.
+
+    The waiting line names the holder: a PostgreSQL holder writes its row just after it got the
+    advisory lock, so a run that asks in between waits up to ``NOTE_GRACE`` for the row before
+    it says it waits for an unknown holder."""
+    start = time.monotonic()
+    deadline = start + wait
     waited_for: str | None = None
     while (holder := attempt()) is not None:
-        if waited_for is None:
+        unnamed = holder.owner == NOT_RECORDED and time.monotonic() - start < NOTE_GRACE
+        if waited_for is None and not unnamed:
             waited_for = holder.describe(me)
             log.warning("waiting for run lock '%s' held by %s (up to %g s)", name, waited_for, wait)
         remaining = deadline - time.monotonic()
@@ -228,7 +236,7 @@ def _try_advisory(conn: Connection, engine: Engine, key: int, name: str) -> Lock
     conn.commit()
     if got:
         return None
-    return read_holder(engine, name) or LockRow("(holder not recorded yet)", None)
+    return read_holder(engine, name) or LockRow(NOT_RECORDED, None)
 
 
 @contextmanager
@@ -247,3 +255,36 @@ def _advisory(
                 other.execute(locks.delete().where(_mine(name, owner, me)))
             conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
             conn.commit()
+
+
+# -- Prefect slot leases held by a run (see flows.limits) ---------------------------------------
+
+LEASE_PREFIX = "lease:"
+
+
+def note_lease(engine: Engine, lease: str, owner: str, seconds: float) -> None:
+    """Remember in ``locks`` that this process holds the Prefect slot lease ``lease`` for run
+    ``owner``: if it dies, a run on this host gives the slots back at once (``dead_leases``)
+    instead of waiting for the lease to run out."""
+    now = utcnow()
+    with write_tx(engine) as conn:
+        conn.execute(
+            locks.insert().values(
+                name=LEASE_PREFIX + lease, owner=owner, holder=current().to_json(),
+                acquired_at=now, expires_at=now + dt.timedelta(seconds=seconds),
+            )
+        )  # fmt: skip
+
+
+def forget_lease(engine: Engine, lease: str) -> None:
+    with write_tx(engine) as conn:
+        conn.execute(locks.delete().where(locks.c.name == LEASE_PREFIX + lease))
+
+
+def dead_leases(engine: Engine) -> list[tuple[str, LockRow]]:
+    """The noted leases whose process on this host is gone (killed while it held them)."""
+    me = current()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(locks).where(locks.c.name.startswith(LEASE_PREFIX))).all()
+    held = [(str(row.name).removeprefix(LEASE_PREFIX), LockRow.of(row)) for row in rows]
+    return [(lease, row) for lease, row in held if row.gone(me)]

@@ -51,7 +51,8 @@ FAST_DELIVERY = {
 
 @dataclass
 class Outcome:
-    """One CLI process: exit code, output, peak resident memory (MB, from ``wait4``)."""
+    """One CLI process: exit code, output, peak resident memory in MB (from ``wait4``: the
+    largest of the CLI and the children it reaped, its parser workers among them)."""
 
     code: int
     stdout: str
@@ -121,7 +122,7 @@ def cli_env(
         PREFECT_API_URL=api_url,
         PREFECT_HOME=tempfile.mkdtemp(prefix="prefect-faults-"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        COLUMNS="250",
+        COLUMNS="400",
     )
     env.update(world.env)
     env.update(extra or {})

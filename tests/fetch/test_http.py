@@ -150,6 +150,7 @@ async def test_connection_reset_is_retried_then_reported(
         await get(http_settings, sleeps, fault.url("/reset"))
     assert type(info.value) is FetchError
     assert (info.value.status, info.value.attempts) == (None, 3)
+    assert "connection failed: connection reset or closed by the server (" in info.value.reason
     assert fault.counts["/reset"] == 3
     assert len(sleeps.waits) == 2
 

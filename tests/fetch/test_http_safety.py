@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
-import struct
 import tracemalloc
 import zlib
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
 import anyio
 import pytest
 
 from policywatch import netguard
+from policywatch.devtools.bombs import inflating
 from policywatch.devtools.loopback import LoopbackServer, Reply
 from policywatch.errors import BlockedError, DisallowedHostError, FetchError, TooLargeError
 from policywatch.http import PoliteClient
@@ -25,27 +24,11 @@ from policywatch.transport import HostMapTransport
 pytestmark = pytest.mark.anyio
 
 CAP = 1_000_000
-MB = bytes(1 << 20)
 PAGE = "<html><head><title>通知</title></head><body><p>关于电池回收的通知</p></body></html>"
 
 
-@cache
-def bomb(encoding: str, megabytes: int = 1000) -> bytes:
-    """About 1 MB on the wire that inflates to ``megabytes`` MB of zeros: one valid stream.
-
-    After a full flush, deflate encodes each further MB of zeros with the same bytes, so the
-    middle is repeated instead of compressed (seconds saved); the trailer is computed."""
-    c = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-    first = c.compress(MB) + c.flush(zlib.Z_FULL_FLUSH)
-    again = c.compress(MB) + c.flush(zlib.Z_FULL_FLUSH)
-    blocks = first + again * (megabytes - 1) + c.flush()
-    crc, adler = 0, 1
-    for _ in range(megabytes):
-        crc, adler = zlib.crc32(MB, crc), zlib.adler32(MB, adler)
-    if encoding == "gzip":
-        size = (megabytes << 20) & 0xFFFFFFFF
-        return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + blocks + struct.pack("<II", crc, size)
-    return b"\x78\xda" + blocks + struct.pack(">I", adler)
+def bomb(encoding: str) -> bytes:
+    return inflating(1000, encoding)
 
 
 def _chunks(body: bytes, size: int = 65_536) -> Iterator[bytes]:

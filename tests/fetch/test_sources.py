@@ -473,3 +473,25 @@ async def test_a_feed_that_is_not_rss_falls_back_and_keeps_no_etag(
     assert [c.key for c in found] == [ROBOT, GRID, BRIEFING]
     assert state.etag is None
     assert merics_site.counts["/en/analysis"] >= 1
+
+
+async def test_a_feed_cut_off_mid_xml_is_a_failure_not_a_shorter_list(
+    merics_site: LoopbackServer, http_settings: HttpSettings, tmp_path: Path
+) -> None:
+    """A body that ends inside the XML (a proxy or CDN that stops mid-transfer but sent a
+    matching Content-Length) is not read as a feed with fewer items: it falls back to the
+    listing like any failed feed, and its ETag is not kept."""
+    feed = (SITE / "merics" / "en" / "rss.xml").read_bytes()
+    cut = feed[: feed.index(b"</item>") + len(b"</item>")]
+    merics_site.routes["/en/rss.xml"] = lambda req: Reply(
+        200, {"Content-Type": "application/rss+xml", "ETag": '"cut"'}, cut
+    )
+    source = merics_source(merics_site, listing_url=None)
+    found, state = await run(source, http_settings, SourceState(), tmp_path)
+    assert found == []
+    assert state.consecutive_failures == 1
+    assert state.last_error is not None
+    assert "feed is cut off (Premature end of data in tag" in state.last_error
+    assert state.etag is None
+    found, state = await run(merics_source(merics_site), http_settings, SourceState(), tmp_path)
+    assert [c.key for c in found] == [ROBOT, GRID, BRIEFING]  # the listing stands in

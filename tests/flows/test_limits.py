@@ -6,19 +6,27 @@ counts the requests in flight per host."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
+import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
-from flows.limits import host_limit, host_slots, source_limit, source_slots
+from flows.limits import SOURCE_LEASE, Slots, host_limit, host_slots, source_limit, source_slots
 from policywatch.devtools.loopback import LoopbackServer, Reply
 from policywatch.http import PoliteClient
 from policywatch.settings import HttpSettings
+from policywatch.store import Store
+from policywatch.store.holder import Holder, current, start_time
+from policywatch.store.locks import LEASE_PREFIX, dead_leases
+from policywatch.store.schema import locks, utcnow
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -110,3 +118,41 @@ def test_limit_names_are_ones_prefect_accepts() -> None:
     assert host_limit("www.miit.gov.cn") == "policywatch-host-www.miit.gov.cn"
     assert source_limit("miit/notices & more") == "policywatch-source-miit-notices - more"
     assert re.fullmatch(WITHOUT_BANNED_CHARACTERS, source_limit("a/b%c<d>e&f"))
+
+
+def test_the_slot_of_a_run_killed_on_this_host_is_given_back_at_once(tmp_path: Path) -> None:
+    """kill -9 of a run that held a source's slot: its lease would keep the slot for
+    ``SOURCE_LEASE``; the next run finds its note in the state, sees the process gone and gives
+    the slot back, so it goes ahead at once (as it takes the state's run lock over at once)."""
+    name = f"src-{uuid.uuid4().hex[:8]}"
+    child = subprocess.Popen(["sleep", "60"])
+    me = current()
+    dead = Holder(me.host, child.pid, me.boot_id, me.pidns, start_time(child.pid))
+    child.kill()
+    child.wait(10)
+
+    async def go(store: Store) -> list[str]:
+        async with get_client() as client:  # the killed run's slot, never given back
+            slots = Slots(client)
+            await slots.ensure(source_limit(name), 1)
+            lease = await slots.take([source_limit(name)], SOURCE_LEASE)
+        now = utcnow()
+        with store.write() as conn:
+            conn.execute(
+                locks.insert().values(
+                    name=f"{LEASE_PREFIX}{lease}", owner="killed-run", holder=dead.to_json(),
+                    acquired_at=now, expires_at=now + dt.timedelta(seconds=SOURCE_LEASE),
+                )
+            )  # fmt: skip
+        async with asyncio.timeout(30), source_slots([name], store, "next-run"):
+            assert dead_leases(store.engine) == []  # this live run's note is not "dead"
+            with store.read() as conn:
+                return list(conn.execute(sa.select(locks.c.owner)).scalars())
+
+    with Store.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        owners = asyncio.run(go(store))
+        with store.read() as conn:
+            assert conn.execute(sa.select(locks)).all() == []  # both notes gone
+    assert owners == ["next-run"]
+    limit = asyncio.run(_limit(source_limit(name)))
+    assert (limit.limit, limit.active_slots) == (1, 0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import anyio
 import pytest
 
 from parsers.errors import ParseError
+from policywatch.devtools.bombs import pdf_bomb
 from policywatch.pool import ParsePool, PoolLimits
 
 pytestmark = pytest.mark.anyio
@@ -25,31 +25,6 @@ pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[2]
 HTML = (REPO / "tests/fixtures/merics/html-2025-03-05.html").read_bytes()
 URL = "https://merics.org/en/merics-briefs/battery-recycling-rules-humanoid-robots-industrial-data"
-
-
-def pdf_bomb(inflated_mb: int) -> bytes:
-    """A one-page PDF whose content stream inflates to ``inflated_mb`` MB of spaces."""
-    squeeze = zlib.compressobj(9)
-    chunk = b" " * (1 << 20)
-    stream = b"".join(squeeze.compress(chunk) for _ in range(inflated_mb)) + squeeze.flush()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-    ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
 
 
 def wait_dead(pid: int) -> None:

@@ -9,6 +9,7 @@ import pytest
 from parsers.documents import load_document, text_to_document
 from parsers.errors import ParseError
 from parsers.merics_lines import clean_line, heading, is_toc_entry
+from policywatch.devtools.bombs import pdf_bomb
 
 
 def test_html_page_drops_furniture_and_keeps_links(fixtures: Path) -> None:
@@ -141,3 +142,10 @@ def test_pdf_title_skips_producer_placeholders(meta: str, title: str | None) -> 
     canvas.drawString(72, 760, "MERICS China Industries")
     canvas.save()
     assert load_document(buf.getvalue(), "t.pdf").title == title
+
+
+def test_a_pdf_bomb_is_named_not_taken_for_a_scanned_page() -> None:
+    """pypdf's text extraction stops at its decompression limit and returns no text; the parser
+    names the cause instead of 'found no text (scanned?)'."""
+    with pytest.raises(ParseError, match=r"pypdf's decompression limit \(a compression bomb\?\)"):
+        load_document(pdf_bomb(200), "bomb.pdf")

@@ -25,7 +25,7 @@ from policywatch.store import Store
 from policywatch.store.engine import advisory_key
 from policywatch.store.healing import run_worker_id
 from policywatch.store.holder import Holder, current, is_gone, start_time
-from policywatch.store.locks import LOCK_TTL, LOCK_WAIT
+from policywatch.store.locks import LOCK_TTL, LOCK_WAIT, NOT_RECORDED, LockRow, _wait_loop
 from policywatch.store.schema import alerts, locks, runs, utcnow
 
 
@@ -167,6 +167,21 @@ def test_live_holder_on_this_host_is_waited_for_and_named(
         with store.run_lock("next-run", wait=0.3):
             pytest.fail("took the expired lock of a holder alive on this host")
     assert live_holder.poll() is None
+
+
+def test_a_holder_that_has_not_written_its_row_yet_is_named_once_it_has(
+    lock_log: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL: the holder writes its row just after it got the advisory lock; a run that
+    asks in between (two runs started at once) names the holder, not "not recorded yet"."""
+    me = current()
+    holder = LockRow("first-run", Holder(me.host, 4242, me.boot_id, me.pidns, "123"))
+    answers = iter([LockRow(NOT_RECORDED, None)] * 3 + [holder] * 2 + [None])
+    _wait_loop("run", 5, me, lambda: next(answers))
+    waiting = [r.getMessage() for r in lock_log.records if r.levelno == logging.WARNING]
+    assert waiting == [
+        f"waiting for run lock 'run' held by run first-run (pid 4242 on {me.host}) (up to 5 s)"
+    ]
 
 
 def _plant(store: Store, owner: str, holder: Holder, expires_in: float) -> None:

@@ -21,6 +21,24 @@ def test_a_missing_sqlite_file_is_one_clear_error_and_nothing_is_created(tmp_pat
     assert not path.parent.exists()
 
 
+@pytest.mark.parametrize("create", [True, False])
+def test_a_damaged_sqlite_file_is_one_clear_error_that_says_what_to_do(
+    tmp_path: Path, create: bool
+) -> None:
+    path = tmp_path / "state.db"
+    garbage = b"not a database\x00" * 512
+    path.write_bytes(garbage)
+    with pytest.raises(StateError) as info:
+        Store.open(f"sqlite:///{path}", create=create)
+    assert (
+        str(info.value)
+        == f"cannot open the state database sqlite:///{path}: file is not a database"
+    )
+    assert f"{path} is damaged" in (info.value.hint or "")
+    assert "move it aside" in (info.value.hint or "")
+    assert path.read_bytes() == garbage
+
+
 @pytest.mark.postgres
 def test_a_postgresql_schema_without_state_is_refused_untouched(pg_schema_url: str) -> None:
     with pytest.raises(StateError, match="no policywatch state in"):
