@@ -55,17 +55,18 @@ def main() -> int:
     args = parser.parse_args()
     rows, code, wall = run_suite(args.selection)
     goals = Goals("faults")
-    print(f"\n{'case':<62} {'ok':>3} {'lost':>5} {'dup':>4} {'peak MB':>8} {'runs':>5} {'s':>6}")
+    print(f"\n{'case':<70} {'ok':>3} {'lost':>5} {'dup':>4} {'peak MB':>8} {'runs':>5} {'s':>6}")
     for r in rows:
         lost = "-" if r["lost"] is None else r["lost"]
         dup = "-" if r["duplicated"] is None else r["duplicated"]
-        print(f"{r['case'][:62]:<62} {'yes' if r['survived'] else 'NO':>3} {lost:>5} {dup:>4} "
+        print(f"{r['case'][:70]:<70} {'yes' if r['survived'] else 'NO':>3} {lost:>5} {dup:>4} "
               f"{r['peak_mb']:>8} {r['runs']:>5} {r['seconds']:>6}")  # fmt: skip
     tried = len(rows)
     survived = sum(1 for r in rows if r["survived"])
-    lost = sum(int(r["lost"] or 0) for r in rows)
-    extra = sum(max(0, int(r["duplicated"] or 0) - allowed_duplicates(r["case"])) for r in rows)
-    documented = sum(min(int(r["duplicated"] or 0), allowed_duplicates(r["case"])) for r in rows)
+    groups = list({str(r.get("group", r["case"])): r for r in rows}.values())  # one ledger each
+    lost = sum(int(r["lost"] or 0) for r in groups)
+    extra = sum(max(0, int(r["duplicated"] or 0) - allowed_duplicates(r["case"])) for r in groups)
+    documented = sum(min(int(r["duplicated"] or 0), allowed_duplicates(r["case"])) for r in groups)
     peak = max((float(r["peak_mb"]) for r in rows), default=0.0)
     print(f"\nfaults tried {tried}, survived {survived}; alerts lost {lost}, duplicated {extra} "
           f"(+{documented} documented: accepted just before a kill -9); peak memory of a run "

@@ -26,6 +26,9 @@ SERVER_ENV = {
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": "1000",
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_UI_ENABLED": "true",
+    # a run queued behind a deployment's concurrency limit is looked at again after this many
+    # seconds (default 30): tests of the queue need not wait that long
+    "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "3",
 }
 
 

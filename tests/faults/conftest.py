@@ -17,6 +17,7 @@ from policywatch.demo import DemoWorld, demo_world
 from .harness import (
     FAST_DELIVERY,
     FAST_HTTP,
+    FAST_INTAKE,
     FaultCase,
     Outcome,
     cli_env,
@@ -49,7 +50,7 @@ def _world(root: Path) -> Any:
 
 
 def _tuned(world: DemoWorld) -> DemoWorld:
-    tune(world, http=FAST_HTTP, delivery=FAST_DELIVERY)
+    tune(world, http=FAST_HTTP, delivery=FAST_DELIVERY, intake=FAST_INTAKE)
     return world
 
 

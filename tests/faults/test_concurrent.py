@@ -28,10 +28,10 @@ def test_two_runs_at_once(
     clean_alerts: Counter[str],
     tmp_path: Path,
 ) -> None:
-    # The first message is acknowledged 8 s late (inside a data timeout raised to 30 s): the
+    # The first message is acknowledged 4 s late (inside a data timeout raised to 30 s): the
     # lock holder is still delivering when the other run, started at the same moment, asks.
     tune(world, delivery={"data_timeout": 30})
-    world.mail.slow_ack(8.0, count=1)
+    world.mail.slow_ack(4.0, count=1)
     procs = [start_cli(RUN, state_env, tmp_path / "logs") for _ in range(2)]
     outcomes = [finish(proc) for proc in procs]
     case.runs.extend(outcomes)

@@ -35,78 +35,6 @@ def not_delivered(channel: str, undelivered: int, due: int) -> str:
     return f"- channel {channel}: {undelivered} of {due} due alert(s) not delivered"
 
 
-def test_smtp_down_then_up(
-    world: DemoWorld, run: Callable[..., Outcome], case: FaultCase, clean_alerts: Counter[str]
-) -> None:
-    due = sum(clean_alerts.values())
-    world.mail.stop()  # connection refused
-    down = run()
-    assert down.code == 2, down.tail()  # alerts were due and none could be delivered
-    assert len(down.lines(NONE_DELIVERED)) == 1, down.tail()
-    assert len(down.lines(not_delivered(CHANNEL, due, due))) == 1, down.tail()
-    assert "Traceback" not in down.output
-    assert world.messages() == []
-    world.mail.start()  # the same port again
-    up = run()
-    assert up.code == 0, up.tail()
-    assert case.settle(world.messages(), clean_alerts) == (0, 0)
-
-
-def test_slow_250_after_data_is_waited_for(
-    world: DemoWorld, run: Callable[..., Outcome], case: FaultCase, clean_alerts: Counter[str]
-) -> None:
-    """The sink stores the message at once and says 250 two seconds later: longer than the
-    connect timeout (0.5 s), well inside the data timeout, so it is sent once, not retried."""
-    world.mail.slow_ack(2.0, count=2)
-    slow = run()
-    assert slow.code == 0, slow.tail()
-    due = sum(clean_alerts.values())
-    sent = f"delivery {CHANNEL} │ {due} enqueued, {due} message(s) sent ({due} item(s))"
-    assert len(slow.lines(sent)) == 1, slow.tail()
-    assert case.settle(world.messages(), clean_alerts) == (0, 0)
-
-
-def test_smtp_dropping_mid_data_is_retried_and_delivered_once(
-    world: DemoWorld, run: Callable[..., Outcome], case: FaultCase, clean_alerts: Counter[str]
-) -> None:
-    due = sum(clean_alerts.values())
-    world.mail.drop_next(1)  # the data sent, the connection closed, nothing stored
-    dropped = run()
-    assert dropped.code == 1, dropped.tail()  # a partial delivery: completed with problems
-    line = dropped.lines(not_delivered(CHANNEL, 1, due))
-    assert len(line) == 1, dropped.tail()
-    assert "1 retrying" in line[0]
-    assert len(world.messages()) == due - 1
-    again = run()
-    assert again.code == 0, again.tail()
-    assert case.settle(world.messages(), clean_alerts) == (0, 0)
-
-
-def test_black_holed_smtp_trips_the_breaker(
-    world: DemoWorld,
-    run: Callable[..., Outcome],
-    env: dict[str, str],
-    case: FaultCase,
-    clean_alerts: Counter[str],
-) -> None:
-    """A server that accepts TCP and never says a word: K connections (the breaker), not one
-    per alert; the rest waits untried and goes out once the server is back."""
-    due = sum(clean_alerts.values())
-    breaker = DeliverySettings().breaker_failures
-    with SilentServer() as hole:
-        silent = run(env_={**env, SMTP_ENV: hole.url()})
-        connections = hole.connections
-    assert silent.code == 2, silent.tail()
-    assert connections <= breaker
-    line = silent.lines(not_delivered(CHANNEL, due, due))
-    assert len(line) == 1, silent.tail()
-    assert f"circuit breaker: {breaker} connection failures in a row" in line[0]
-    assert f"{due - breaker} deferred" in line[0]
-    healed = run()  # the channel points at the sink again
-    assert healed.code == 0, healed.tail()
-    assert case.settle(world.messages(), clean_alerts) == (0, 0)
-
-
 class ScriptedHook:
     """A webhook on a loopback server: answers from a script (then 200), keeps what it took."""
 
@@ -143,7 +71,7 @@ def hook(world: DemoWorld) -> Iterator[LoopbackServer]:
         yield server
 
 
-def test_webhook_500_then_429_then_200(
+def test_delivery_faults_one_after_another_then_up(
     world: DemoWorld,
     hook: LoopbackServer,
     run: Callable[..., Outcome],
@@ -151,26 +79,69 @@ def test_webhook_500_then_429_then_200(
     case: FaultCase,
     clean_alerts: Counter[str],
 ) -> None:
+    """One world, two channels (the email sink and a webhook for one watchlist), a fault per
+    run: SMTP down while the webhook answers 500 then 429; a black-holed SMTP server; SMTP
+    back but dropping one message mid-DATA and acknowledging two others late; then all well.
+    Each run prints its lines; in the end each inbox got each alert once."""
+    due = sum(clean_alerts.values())
+    expected_hook = Counter(
+        {s: n for s, n in clean_alerts.items() if s.startswith(f"[{HOOK_WATCHLIST}]")}
+    )  # what the hook must get: the watchlist's alerts, under the same subjects as the email
+    hook_due = sum(expected_hook.values())
+    assert hook_due >= 3
     script = ScriptedHook([Reply(500), Reply(429, {"Retry-After": "1"})])
     hook.routes["/hook"] = script
     env = {**env, HOOK_ENV: hook.url("/hook").replace("http://", "json://")}
-    # What the hook must get: the watchlist's alerts, under the same subjects as the email.
-    expected = Counter(
-        {s: n for s, n in clean_alerts.items() if s.startswith(f"[{HOOK_WATCHLIST}]")}
-    )
-    due = sum(expected.values())
-    assert due >= 3
 
-    first = run(env_=env)
-    assert first.code == 1, first.tail()  # the email went out: completed with problems
-    line = first.lines(not_delivered(HOOK, due, due))
-    assert len(line) == 1, first.tail()
+    # SMTP refuses connections; the webhook answers 500, then 429 with Retry-After
+    world.mail.stop()
+    down = run(env_=env)
+    assert down.code == 2, down.tail()  # alerts were due and none could be delivered
+    assert len(down.lines(NONE_DELIVERED)) == 1, down.tail()
+    assert len(down.lines(not_delivered(CHANNEL, due, due))) == 1, down.tail()
+    line = down.lines(not_delivered(HOOK, hook_due, hook_due))
+    assert len(line) == 1, down.tail()
     assert "the service asked to wait 1 s" in line[0], line[0]
     assert script.answered == [500, 429]  # the 429 paused the channel: the rest untried
-    second = run(env_=env)  # seconds later: past the Retry-After
-    assert second.code == 0, second.tail()
-    assert script.answered == [500, 429] + [200] * due
+    assert "Traceback" not in down.output
+    assert world.messages() == []
+    case.tried("smtp-down", down)
+    case.tried("webhook-500-then-429", down)
 
+    # a server that accepts TCP and never says a word: K connections (the breaker), not one
+    # per alert; the webhook, past its Retry-After, takes its alerts
+    world.mail.start()  # the same port again, for later
+    breaker = DeliverySettings().breaker_failures
+    with SilentServer() as black_hole:
+        silent = run(env_={**env, SMTP_ENV: black_hole.url()})
+        connections = black_hole.connections
+    assert silent.code == 1, silent.tail()  # the webhook delivered: completed with problems
+    assert connections <= breaker
+    line = silent.lines(not_delivered(CHANNEL, due, due))
+    assert len(line) == 1, silent.tail()
+    assert f"circuit breaker: {breaker} connection failures in a row" in line[0]
+    assert f"{due - breaker} deferred" in line[0]
+    assert script.answered == [500, 429] + [200] * hook_due
+    assert "Traceback" not in silent.output
+    case.tried("black-holed-smtp", silent)
+
+    # SMTP back: one message dropped mid-DATA (retried next run), two acknowledged 2 s late
+    # (longer than the 0.5 s connect timeout, inside the data timeout: sent once, not retried)
+    world.mail.drop_next(1)
+    world.mail.slow_ack(2.0, count=2)
+    dropped = run(env_=env)
+    assert dropped.code == 1, dropped.tail()  # a partial delivery: completed with problems
+    line = dropped.lines(not_delivered(CHANNEL, 1, due))
+    assert len(line) == 1, dropped.tail()
+    assert "1 retrying" in line[0]
+    assert len(world.messages()) == due - 1
+    assert "Traceback" not in dropped.output
+    case.tried("smtp-drop-mid-data", dropped)
+    case.tried("smtp-slow-250-after-data", dropped)
+
+    again = run(env_=env)
+    assert again.code == 0, again.tail()
     assert case.settle(world.messages(), clean_alerts) == (0, 0)
     got = Counter(script.accepted)
-    assert (sum((expected - got).values()), sum((got - expected).values())) == (0, 0)
+    assert (sum((expected_hook - got).values()), sum((got - expected_hook).values())) == (0, 0)
+    assert len(script.answered) == 2 + hook_due  # nothing sent to the hook twice
