@@ -5,12 +5,13 @@ processes; the session's real Prefect server. check-updates fans out over four s
 demo's MERICS feed, two MIIT columns that list the same documents (one host, two sources), and
 gov.cn's 最新政策; a hand-started check-source run of one MIIT column goes at the same time.
 The loopback site has latency and counts requests in flight per host; the first MIIT and gov.cn
-list requests wait for each other (up to ``MEET`` s), so children that run at once meet there and
-children run one after the other do not. The SMTP sink receives the alerts.
+list requests wait for each other, and so do the first two MIIT list requests (up to ``MEET`` s),
+so children that run at once meet there and children run one after the other do not. The SMTP sink receives the alerts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import subprocess
@@ -81,8 +82,13 @@ def _publish(site: MinistrySite) -> list[str]:
 
 
 def _meet_at_first_lists(world: DemoWorld, site: MinistrySite) -> None:
-    """The first MIIT API request and the first gov.cn list request wait for each other."""
+    """The first MIIT API request and the first gov.cn list request wait for each other, and
+    the first two MIIT API requests (the two MIIT sources list through the same API route) wait
+    for each other too, so two runs listing MIIT at once are both in flight there: the host's
+    limit is reached, and a third MIIT request can only wait for a slot."""
     arrived = {"miit": threading.Event(), "govcn": threading.Event()}
+    pair = threading.Barrier(2)
+    first_two = itertools.count()
 
     def meet(me: str, other: str) -> None:
         arrived[me].set()
@@ -91,6 +97,9 @@ def _meet_at_first_lists(world: DemoWorld, site: MinistrySite) -> None:
     miit_api = world.site.routes[MIIT_API]
 
     def miit(request: Request) -> Any:
+        if next(first_two) < 2:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                pair.wait(MEET)
         meet("miit", "govcn")
         return miit_api(request)
 
