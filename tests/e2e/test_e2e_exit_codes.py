@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flows import testing
 from policywatch.demo import DemoWorld, demo_world
+from tests.health.worlds import add_folder_source, drop_source, merics_only
 
 CLI = str(Path(sys.executable).with_name("policywatch"))
 FEED = "/merics.org/en/rss.xml"
@@ -34,22 +35,6 @@ def add_team_channel(world: DemoWorld) -> None:
     watchlists.write_text(head + "  - name: ai-and-data" + ai.replace("[analyst-email]", "[team]"))
 
 
-def merics_only(world: DemoWorld) -> None:
-    """The demo's MIIT column list switched off: the MERICS feed is then the only web source."""
-    path = world.config_dir / "policywatch.yaml"
-    text = path.read_text("utf-8")
-    path.write_text(text.replace("    site: miit\n", "    site: miit\n    enabled: false\n", 1))
-
-
-def add_folder_source(world: DemoWorld) -> str:
-    """A second source that works (an empty folder); returns its YAML entry."""
-    (world.root / "saved").mkdir()
-    path = world.config_dir / "policywatch.yaml"
-    entry = f"\n  - name: saved\n    type: folder\n    path: {world.root / 'saved'}\n"
-    path.write_text(path.read_text("utf-8").replace("\nschedule:", entry + "\nschedule:", 1))
-    return entry
-
-
 def test_run_exits_1_with_problems_and_2_when_failed(
     prefect_server: testing.PrefectServer,
     world: DemoWorld,
@@ -58,7 +43,7 @@ def test_run_exits_1_with_problems_and_2_when_failed(
 ) -> None:
     # a source down while another works: completed with problems, one warning line
     merics_only(world)
-    entry = add_folder_source(world)
+    add_folder_source(world)
     world.site.routes[FEED] = lambda request: (500, {"Content-Type": "text/plain"}, b"down")
     env = child_env(prefect_server, {**world.env, "COLUMNS": "200"})
     down = cli(env, "run")
@@ -70,8 +55,7 @@ def test_run_exits_1_with_problems_and_2_when_failed(
     assert " ERROR " not in down.stderr
 
     # the only source down: the run failed
-    config = world.config_dir / "policywatch.yaml"
-    config.write_text(config.read_text("utf-8").replace(entry, ""), "utf-8")
+    drop_source(world, "saved")
     failed = cli(env, "run")
     assert failed.returncode == 2, failed.stdout[-2000:] + failed.stderr[-2000:]
     assert "error: check-updates failed: no source was reachable (merics: " in failed.stderr

@@ -205,13 +205,3 @@ def tune(world: DemoWorld, **sections: dict[str, Any]) -> None:
     for name, values in sections.items():
         config.setdefault(name, {}).update(values)
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")
-
-
-def merics_only(world: DemoWorld) -> None:
-    """The demo's MIIT column list switched off: the MERICS feed is the only web source."""
-    path = world.config_dir / "policywatch.yaml"
-    config = yaml.safe_load(path.read_text("utf-8"))
-    for source in config["sources"]:
-        if source.get("type") == "ministry":
-            source["enabled"] = False
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")

@@ -20,6 +20,7 @@ from policywatch.demo import DemoWorld
 from policywatch.devtools.loopback import LoopbackServer
 from policywatch.store import Store
 from policywatch.store.watches import load_watches
+from tests.health.worlds import add_folder_source, merics_only
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -31,17 +32,7 @@ PREFECT = str(Path(sys.executable).with_name("prefect"))
 @pytest.fixture(autouse=True)
 def _merics_only(world: DemoWorld) -> None:
     """The demo's MIIT column list switched off: the source counts below are the MERICS feed's."""
-    path = world.config_dir / "policywatch.yaml"
-    text = path.read_text("utf-8")
-    path.write_text(text.replace("    site: miit\n", "    site: miit\n    enabled: false\n", 1))
-
-
-def add_folder_source(world: DemoWorld) -> None:
-    """A second source that works (an empty folder of saved issues)."""
-    (world.root / "saved").mkdir()
-    path = world.config_dir / "policywatch.yaml"
-    entry = f"\n  - name: saved\n    type: folder\n    path: {world.root / 'saved'}\n"
-    path.write_text(path.read_text("utf-8").replace("\nschedule:", entry + "\nschedule:", 1))
+    merics_only(world)
 
 
 def add_ops_channel(world: DemoWorld) -> None:

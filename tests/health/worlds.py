@@ -6,6 +6,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 from pathlib import Path
 
+import yaml
+
 from policywatch.demo import DemoWorld
 
 FEED = "/merics.org/en/rss.xml"
@@ -40,6 +42,14 @@ def add_folder_source(world: DemoWorld, name: str = "saved") -> Path:
     )
     path.write_text(text, "utf-8")
     return folder
+
+
+def drop_source(world: DemoWorld, name: str) -> None:
+    """Take the source ``name`` out of the config again (its state stays)."""
+    path = world.config_dir / "policywatch.yaml"
+    config = yaml.safe_load(path.read_text("utf-8"))
+    config["sources"] = [s for s in config["sources"] if s["name"] != name]
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")
 
 
 def add_ops_channel(world: DemoWorld) -> None:
