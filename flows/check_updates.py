@@ -2,7 +2,9 @@
 
 Thin on purpose: ``policywatch.intake`` does the work; this module only wraps its units in
 Prefect tasks at the grain an operator reads in the UI: one task per source listed, one per
-issue (named after the issue), one for the notices retried, one for delivery. No task retries:
+issue (named after the issue; past ``intake.issue_tasks`` issues, a backfill's issues share that
+many tasks, each named after its first and last issue), one for the notices retried, one for
+delivery. No task retries:
 the HTTP client already retries what is worth retrying, so a failing feed costs the client's
 attempts once per run, not Prefect's retries times the client's.
 

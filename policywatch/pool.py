@@ -42,7 +42,7 @@ _MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class PoolLimits:
-    """Per-document bounds (``http.parse_time_limit`` / ``http.parse_memory_mb`` in the config)."""
+    """Per-document bounds (``intake.parse_time_limit`` / ``intake.parse_memory_mb`` in the config)."""
 
     seconds: float = 20.0
     memory_mb: int = 768

@@ -301,6 +301,13 @@ class IntakeSettings(Section):
     """How a run works through its issues (see the README's "Speed" section)."""
 
     issue_concurrency: int = Field(32, ge=1, le=256, description="issues processed at once")
+    issue_tasks: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="at most this many Prefect tasks for a run's issues (each stage): up to it, "
+        "one task per issue named after it; more issues share tasks (a 60-issue backfill: 8)",
+    )
     parse_workers: int = Field(0, ge=0, le=32, description="parser processes; 0: one per core")
     parse_time_limit: float = Field(
         20.0, gt=0, description="seconds one document may take to parse"

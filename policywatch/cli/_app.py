@@ -30,6 +30,9 @@ _state: dict[str, Any] = {}
 # Libraries whose own log lines stay out of the CLI output unless -v: apprise logs every failed
 # send in its own words (policywatch reports the failure in one line of its own).
 QUIET_LOGGERS = ("apprise",)
+# Transport libraries that log every socket event at DEBUG (httpcore: about ten lines per request,
+# 7,000 for a backfill, which cost the run a tenth of its CPU): -v shows their INFO and above.
+WIRE_LOGGERS = ("httpcore", "hpack", "websockets", "graphviz", "aiosqlite", "asyncio")
 
 
 class _QuietLibraries(logging.Filter):
@@ -59,6 +62,9 @@ def _main(
         stream=sys.stderr,
     )
     _state["verbose"] = verbose
+    if verbose:
+        for name in WIRE_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, _QuietLibraries) for f in handler.filters):
             handler.addFilter(_QuietLibraries())

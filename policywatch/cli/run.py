@@ -100,20 +100,28 @@ def _quiet_console(verbose: bool) -> Iterator[None]:
             logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
-def _starting() -> str:
-    from flows.deployments import api_url
+def _starting(api: Any) -> str:
+    if api is None:
+        from prefect.settings import get_current_settings
 
-    if url := api_url():
-        return f"connecting to the Prefect API at {url}…"
+        return f"connecting to the Prefect API at {get_current_settings().api.url}…"
     return "starting Prefect's temporary local API (about 20 s the first time)…"
 
 
 def run_check_updates(**params: Any) -> dict[str, Any]:
     """Run the check-updates flow in this process with a progress display.
 
+    With no Prefect API configured, a temporary one starts first (``flows.temporary_api``) and
+    comes up while the flow's code imports and the parser processes start; it stops at exit.
     A failed run raises the flow's own error (a PolicywatchError keeps its hint).
     """
     _ephemeral_defaults()
+    from flows import temporary_api
+
+    return _run_with_progress(temporary_api.start_unless_configured(), params)
+
+
+def _run_with_progress(api: Any, params: dict[str, Any]) -> dict[str, Any]:
     from policywatch.http import prewarm_tls
     from policywatch.pool import prewarm
 
@@ -130,7 +138,7 @@ def run_check_updates(**params: Any) -> dict[str, Any]:
         console=err_console,
         transient=True,
     ) as progress:
-        task_id = progress.add_task(_starting(), total=len(STAGES))
+        task_id = progress.add_task(_starting(api), total=len(STAGES))
         handler = _StageHandler(progress, task_id)
         loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", *OWN_LOGGERS)]
         for logger in loggers:
@@ -138,6 +146,8 @@ def run_check_updates(**params: Any) -> dict[str, Any]:
         verbose = logging.getLogger().level <= logging.DEBUG
         called = time.perf_counter()
         try:
+            if api is not None:
+                api.wait(api.startup_timeout())
             with _quiet_console(verbose):
                 state = asyncio.run(_call(check_updates, params))
         finally:

@@ -1,24 +1,49 @@
-"""``policywatch demo`` (what ``make demo`` runs) exits 0 and shows the expected alerts."""
+"""``policywatch demo`` (what ``make demo`` runs) exits 0 and shows the expected alerts, on the
+temporary Prefect API a new user gets when no server is configured (``flows.temporary_api``)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+import time
 from pathlib import Path
 
-from flows import testing
+import pytest
 
 CLI = str(Path(sys.executable).with_name("policywatch"))
 
 
-def test_demo_runs_offline_and_alerts_only_once(
-    prefect_server: testing.PrefectServer, child_env: Callable[..., dict[str, str]], tmp_path: Path
-) -> None:
-    """Twice in one project: the second demo starts afresh in var/demo/ and tells the same story."""
+@pytest.fixture(scope="module")
+def no_api_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """No PREFECT_API_URL: the CLI starts its own temporary API; one PREFECT_HOME for the
+    module, so its database is migrated once."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "POLICYWATCH_"))}
+    home = tmp_path_factory.mktemp("prefect-home")
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", COLUMNS="200")
+    return env
+
+
+def test_demo_runs_offline_and_alerts_only_once(no_api_env: dict[str, str], tmp_path: Path) -> None:
+    """Twice in one project: the second demo starts afresh in var/demo/ and tells the same story.
+    Each demo's three runs share one temporary API, which is gone when the demo exits, and the
+    runs and their logs are in PREFECT_HOME's database."""
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "policywatch.yaml").write_text("# defaults\n", encoding="utf-8")
-    outputs = [_demo(child_env(prefect_server, {"COLUMNS": "200"}), tmp_path) for _ in range(2)]
+    outputs = [_demo(no_api_env, tmp_path) for _ in range(2)]
+    assert _api_servers(no_api_env["PREFECT_HOME"]) == []
+    with sqlite3.connect(Path(no_api_env["PREFECT_HOME"]) / "prefect.db") as db:
+        runs = db.execute(
+            "SELECT state_type, count(*) FROM flow_run GROUP BY state_type"
+        ).fetchall()
+        delivered = db.execute(
+            "SELECT count(DISTINCT flow_run_id) FROM task_run"
+            " WHERE name = 'deliver alerts' AND state_type = 'COMPLETED'"
+        ).fetchone()[0]
+    assert runs == [("COMPLETED", 6)]
+    assert delivered == 6  # each run's last task reached the API before it stopped
     demo = tmp_path / "var" / "demo"
     assert f"kept in {demo}" in outputs[1]
     assert (demo / "state.db").is_file()
@@ -51,3 +76,43 @@ def _check_story(out: str) -> None:
     assert "[export-controls] Tighter export controls on gallium" in third
     assert third.count("✉") == 2
     assert "then 0 re-sent" in out
+
+
+def _api_servers(home: str) -> list[int]:
+    """The temporary API servers (uvicorn on Prefect's app) running with this PREFECT_HOME."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"prefect.server.api.server:create_app" in cmdline and home.encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_killed_run_takes_its_temporary_api_with_it(
+    no_api_env: dict[str, str], tmp_path: Path
+) -> None:
+    """kill -9 of the CLI (here the demo's) leaves no Prefect server behind (the kernel's
+    parent-death signal)."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "policywatch.yaml").write_text("# defaults\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [CLI, "demo"], env=no_api_env, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (servers := _api_servers(no_api_env["PREFECT_HOME"])):
+            assert proc.poll() is None, "the demo ended before its temporary API was seen"
+            assert time.monotonic() < deadline, "no temporary API seen within 60 s"
+            time.sleep(0.1)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 15
+    while _api_servers(no_api_env["PREFECT_HOME"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _api_servers(no_api_env["PREFECT_HOME"]) == [], f"left running: {servers}"

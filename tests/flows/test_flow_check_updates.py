@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from policywatch.demo import DemoWorld
 from policywatch.devtools.ministrysite import MIIT_API
 from policywatch.store import Store
 from policywatch.store.schema import alerts, issues, items
+from tests.health.worlds import append_config
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -321,3 +323,47 @@ def test_an_issue_failing_after_parsing_fails_alone_and_is_retried_next_run(
     again = run_flow(check_updates, sources=["merics"]).result()
     assert [(i["url"], i["status"]) for i in again["issues"]] == [(AI_ISSUE, "new")]
     assert world.messages()
+
+
+def task_run_names(state: Any, expected: int) -> list[str]:
+    """The run's task run names, once the API has recorded ``expected`` of them (the server
+    writes task runs from their events in batches, within seconds)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    names: list[str] = []
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            names = sorted(t.name for t in client.read_task_runs(flow_run_filter=run_filter))
+            if len(names) >= expected:
+                break
+            time.sleep(0.5)
+    return names
+
+
+def test_each_issue_has_a_task_named_after_it(world: DemoWorld, run_flow: Any) -> None:
+    state = run_flow(check_updates)
+    assert state.is_completed(), state.message
+    names = task_run_names(state, 9)
+    # 2 sources listed, the MIIT column's notice, the 4 pages the feed lists (3 issues and one
+    # of another series), the notice retry, delivery
+    assert len(names) == 9, names
+    pages = [n.removeprefix("merics · ") for n in names if n.startswith("merics · ")]
+    assert len(pages) == 4, names
+    assert "battery-passports-industrial-robots-rare-earth-tracing" in pages
+    assert not any(n.startswith(tuple(f"{k} issues: " for k in range(2, 9))) for n in names)
+
+
+def test_a_backfill_shares_issue_tasks(world: DemoWorld, run_flow: Any) -> None:
+    append_config(world, "intake:\n  issue_tasks: 2\n")
+    state = run_flow(check_updates)
+    assert state.is_completed(), state.message
+    assert len(state.result()["issues"]) == 4  # every issue processed all the same
+    names = task_run_names(state, 7)
+    assert len(names) == 7, names  # the 4 MERICS pages in 2 tasks
+    shared = [n for n in names if n.startswith("2 issues: ")]
+    assert len(shared) == 2, names
+    assert not any(n.startswith("merics · ") for n in names), names
+    assert all(n.count("merics · ") == 2 and " … " in n for n in shared), shared
