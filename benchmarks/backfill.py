@@ -15,7 +15,10 @@ most requests in flight per host (counted by the server from the request's first
 its last byte written), the politeness bound (the least time the per-host limits allow:
 max over hosts of ceil(requests / per_host_concurrency) x latency), the speed-up over one by one
 (requests x latency), SQL statements, and peak RSS (CLI and parser processes summed). Then a
-no-change run: its requests and its pipeline time. Each row prints its ratio to the goal and
+no-change run: its requests and its pipeline time; its wall (imports, Prefect API start, one
+flow run) is the "Prefect start-up" of the goal for the backfill's CLI wall (<= bound +
+start-up). The temporary API's database is migrated before the timed runs, as a user's first
+run leaves it. Each row prints its ratio to the goal and
 ``make bench`` lists the misses.
 """
 
@@ -139,10 +142,16 @@ def run_cli(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_HOME": str(work / "prefect-home"),
     }  # fmt: skip
-    figures = []
+    figures: list[dict[str, Any]] = []
+    if not env_extra.get("PREFECT_API_URL"):  # a user's temporary API after their first run
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+                       env=env, check=True, capture_output=True)  # fmt: skip
+        print(f"   (Prefect's database in PREFECT_HOME migrated first, as by a user's first "
+              f"run: {time.perf_counter() - start:.1f} s)")  # fmt: skip
     for _ in range(2):  # the backfill, then a run with nothing new
         site.reset_counts()
-        start = time.perf_counter()
+        start, began = time.perf_counter(), time.monotonic()  # the site's log is monotonic
         proc = subprocess.Popen(
             [CLI, "-v", "run", "--no-deliver"], env=env, cwd=work,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -152,7 +161,10 @@ def run_cli(
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise SystemExit(f"policywatch run failed ({proc.returncode}):\n{err[-3000:]}")
+        first = min((r.started for r in site.log), default=began)
+        timing = [ln for ln in err.splitlines() if ln.startswith("timing:")]
         figures.append({"wall": wall, "rss": rss.peak, "prefect_rss": rss.prefect,
+                        "before_first": first - began, "timing": timing[-1] if timing else "",
                         **site_figures(site), **run_stats(state)})  # fmt: skip
     return {"backfill": figures[0], "nochange": figures[1]}
 
@@ -192,6 +204,9 @@ def run_plain_child(config: str, state: str) -> None:
     loaded = Config(config)
     prewarm(loaded, wait=True)  # as `policywatch run` does while Prefect's API starts
     tls_context()  # likewise
+    import gc
+
+    gc.freeze()  # likewise: the imports' objects out of the collector's sight
     summary = asyncio.run(run_plain(loaded))
     print(json.dumps({"stats": summary.stats, "issues": len(summary.issues)}))
 
@@ -329,7 +344,15 @@ def report_cli(
     b = bound(back["per_host"])
     startup = back["wall"] - back["span"]
     print(f"   CLI wall {back['wall']:.2f} s = span {back['span']:.2f} s + {startup:.2f} s "
-          f"outside the span (imports, Prefect API start, delivery, artifacts)")  # fmt: skip
+          f"outside the span: {back['before_first']:.2f} s before the first request (imports, "
+          f"Prefect API start), {startup - back['before_first']:.2f} s after the last (matching, "
+          f"recording, artifacts, exit)")  # fmt: skip
+    if back["timing"]:
+        print(f"   CLI's own split: {back['timing'].removeprefix('timing: ')}")
+    # Prefect start-up as a user meets it: the no-change run's wall (imports, API start, a flow
+    # run that makes one conditional request); the API's first-time migrations are left out
+    goals.check(f"{name}: CLI wall / (bound {b:.2f} s + no-change run {same['wall']:.2f} s)",
+                back["wall"] / (b + same["wall"]), 1.0, unit="x")  # fmt: skip
     if plain is not None:
         goals.check(f"{name}: span with Prefect / span without", back["span"] / plain["span"],
                     1.1, unit="x")  # fmt: skip

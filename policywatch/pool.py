@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -88,6 +89,7 @@ def _worker_main(conn: Connection, config_dir: str | None, memory_mb: int) -> No
     from policywatch import jobs
 
     jobs.init(config_dir)
+    gc.freeze()  # the parsers and taxonomy, loaded once: never collected, so never traversed
     answer: tuple[str, Any] = ("ready", None)
     while True:
         try:

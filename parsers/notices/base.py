@@ -54,7 +54,9 @@ class Page:
     def matches(self, parser: NoticeParser) -> bool:
         """The page carries one of the parser's layout markers (a parser without markers
         matches any page)."""
-        return not parser.markers or any(common.select(self.soup, m) for m in parser.markers)
+        return not parser.markers or any(
+            next(common.matches(self.soup, m), None) for m in parser.markers
+        )
 
     def base_url(self) -> str:
         """What relative links resolve against: ``<base href>`` if the page sets one."""

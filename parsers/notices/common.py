@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import ipaddress
 import re
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import soupsieve
@@ -51,6 +52,7 @@ def _is_local(host: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=8192)  # pure, and asked about the same URLs many times a run
 def canonical_url(url: str) -> str:
     """One spelling per page: https, ``wap.``/bare host -> ``www.``, no tracking params, no fragment.
 
@@ -267,6 +269,7 @@ NOISE_SELECTORS = (
     ".ewm",
     ".qrcode",
 )
+_NOISE = ", ".join(NOISE_SELECTORS)
 _NOISE_LINE = re.compile(
     r"^(?:(?:【[^】]{0,12}】\s*)+|(?:责任编辑|分享到|扫一扫|相关阅读|相关链接|字号|【字体).*|"
     r"(?:打印本页|关闭窗口|打印|关闭|返回顶部|收藏|大 中 小|\[?打印\]?\s*\[?关闭\]?))$"
@@ -284,9 +287,8 @@ def body_text(body: Tag) -> str:
     """
     for tag in body.find_all(_DROP_TAGS):
         tag.decompose()
-    for selector in NOISE_SELECTORS:
-        for tag in select(body, selector):
-            tag.decompose()
+    for tag in select(body, _NOISE):  # one pass for all of them
+        tag.decompose()
     for tag in body.find_all("br"):
         tag.replace_with("\n")
     for tag in body.find_all(_BLOCK_TAGS):
@@ -376,6 +378,11 @@ def select(root: BeautifulSoup | Tag, selector: str) -> list[Tag]:
     return list(css(selector).select(root))
 
 
+def matches(root: BeautifulSoup | Tag, selector: str) -> Iterator[Tag]:
+    """The elements ``selector`` matches, in document order, found as they are consumed."""
+    return css(selector).iselect(root)
+
+
 def soup_of(html: str) -> BeautifulSoup:
     return BeautifulSoup(html, "lxml")
 
@@ -396,7 +403,7 @@ def first_tag(
 ) -> Tag | None:
     """The first element matched by the selectors, in order, that has some text."""
     for selector in selectors:
-        for tag in select(soup, selector):
+        for tag in matches(soup, selector):
             if len(squash(tag.get_text(" "))) >= min_text:
                 return tag
     return None
