@@ -86,10 +86,12 @@ def _worker_main(conn: Connection, config_dir: str | None, memory_mb: int) -> No
     """A worker: set the memory limit, load the parsers once, then answer jobs until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _limit_memory(memory_mb)
+    gc.disable()  # the parsers and the taxonomy load once and stay: nothing to collect yet
     from policywatch import jobs
 
     jobs.init(config_dir)
-    gc.freeze()  # the parsers and taxonomy, loaded once: never collected, so never traversed
+    gc.freeze()  # and out of the collector's sight while documents are parsed
+    gc.enable()
     answer: tuple[str, Any] = ("ready", None)
     while True:
         try:
