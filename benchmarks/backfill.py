@@ -362,7 +362,9 @@ def report_cli(
     pipe = same.get("stats", {}).get("intake_s")
     if pipe is not None:  # Prefect's task runs included: the goal is checked on the plain run
         print(f"   {name} no-change run: pipeline time with Prefect's task runs: {pipe} s")
-    print(f"   no-change run: wall {same['wall']:.2f} s (bound for the backfill: {b:.2f} s)")
+    print(f"   no-change run: wall {same['wall']:.2f} s (bound for the backfill: {b:.2f} s), "
+          f"{same['before_first']:.2f} s before its request, "
+          f"{same['wall'] - same['before_first'] - same['span']:.2f} s after it")  # fmt: skip
     if back.get("prefect_rss"):
         print(f"   Prefect's temporary API server (not counted above): peak RSS "
               f"{back['prefect_rss'] / 2**20:.0f} MB")  # fmt: skip
