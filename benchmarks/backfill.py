@@ -147,8 +147,8 @@ def run_cli(
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
                        env=env, check=True, capture_output=True)  # fmt: skip
-        print(f"   (Prefect's database in PREFECT_HOME migrated first, as by a user's first "
-              f"run: {time.perf_counter() - start:.1f} s)")  # fmt: skip
+        print(f"   (for the temporary API run below: Prefect's database migrated first, as by a "
+              f"user's first run: {time.perf_counter() - start:.1f} s)")  # fmt: skip
     for _ in range(2):  # the backfill, then a run with nothing new
         site.reset_counts()
         start, began = time.perf_counter(), time.monotonic()  # the site's log is monotonic
