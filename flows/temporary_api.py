@@ -34,13 +34,21 @@ STARTUP_FAILED = 3  # uvicorn's exit code when it cannot bind, or its app fails 
 
 def start_unless_configured() -> TemporaryAPI | None:
     """Start the temporary API unless an API is configured (env or profile; an earlier call
-    in this process configures its own) or Prefect is told not to start one. It runs until
-    the process exits, so the demo's three runs share it, as they would Prefect's."""
+    in this process configures its own); a PolicywatchError if Prefect is told not to start
+    one. It runs until the process exits, so the demo's three runs share it, as they would
+    Prefect's."""
     from prefect.settings import get_current_settings
 
     settings = get_current_settings()
-    if settings.api.url or not settings.server.ephemeral.enabled:
+    if settings.api.url:
         return None
+    if not settings.server.ephemeral.enabled:
+        raise PolicywatchError(
+            "no Prefect API is configured, and a temporary one is turned off "
+            "(PREFECT_SERVER_ALLOW_EPHEMERAL_MODE is false)",
+            hint="set PREFECT_API_URL to a running Prefect server (make serve starts one), or "
+            "unset PREFECT_SERVER_ALLOW_EPHEMERAL_MODE",
+        )
     api = TemporaryAPI().start()
     atexit.register(api.stop)
     return api
