@@ -18,8 +18,8 @@ max over hosts of ceil(requests / per_host_concurrency) x latency), the speed-up
 no-change run: its requests and its pipeline time; its wall (imports, Prefect API start, one
 flow run) is the "Prefect start-up" of the goal for the backfill's CLI wall (<= bound +
 start-up). The temporary API's database is migrated before the timed runs, as a user's first
-run leaves it, and the server API's server has run one trivial flow (a running server is warm). Each row prints its ratio to the goal and
-``make bench`` lists the misses.
+run leaves it, and the server API's server has run one trivial flow (a running server is
+warm). Each row prints its ratio to the goal and ``make bench`` lists the misses.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def run_cli(
     return {"backfill": figures[0], "nochange": figures[1]}
 
 
-def warm_up(api: str) -> None:
+def warm_server(api: str) -> None:
     """One trivial flow run on a server just started: its first flow run costs about 1 s more
     than the next (the server's own first queries), which a user's running server paid long
     ago and the no-change run, measured second, does not pay either."""
@@ -208,14 +208,14 @@ def run_stats(state: Path) -> dict[str, Any]:
 def run_plain_child(config: str, state: str) -> None:
     """Child mode: the intake without Prefect; prints its summary stats as JSON."""
     os.environ["POLICYWATCH_STATE_URL"] = f"sqlite:///{state}"
-    from policywatch.http import tls_context
+    from policywatch.http import warm_up as warm_up_http
     from policywatch.intake import run_plain
     from policywatch.pool import prewarm
     from policywatch.settings import Config
 
     loaded = Config(config)
     prewarm(loaded, wait=True)  # as `policywatch run` does while Prefect's API starts
-    tls_context()  # likewise
+    warm_up_http()  # likewise
     import gc
 
     gc.freeze()  # likewise: the imports' objects out of the collector's sight
@@ -324,7 +324,7 @@ def main() -> int:
 
                 prefect = PrefectServer().start()
                 try:
-                    warm_up(prefect.api)
+                    warm_server(prefect.api)
                     figures = run_cli(work, config, server, {"PREFECT_API_URL": prefect.api})
                 finally:
                     prefect.stop()

@@ -127,11 +127,11 @@ def run_check_updates(**params: Any) -> dict[str, Any]:
 
 
 def _run_with_progress(api: Any, params: dict[str, Any]) -> dict[str, Any]:
-    from policywatch.http import prewarm_tls
+    from policywatch.http import prewarm as prewarm_http
     from policywatch.pool import prewarm
 
     prewarm(get_config())  # parser processes load while Prefect's API starts
-    prewarm_tls()  # and the CA bundle
+    prewarm_http()  # and the CA bundle and anyio's backend
     for noisy in ("httpx", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from flows.check_updates import check_updates
