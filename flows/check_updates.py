@@ -4,9 +4,8 @@ Thin on purpose: ``policywatch.intake`` does the work; this module only wraps it
 Prefect tasks at the grain an operator reads in the UI: one task per source listed, one per
 issue (named after the issue; past ``intake.issue_tasks`` issues, a backfill's issues share that
 many tasks, each named after its first and last issue), one for the notices retried, one for
-delivery. No task retries:
-the HTTP client already retries what is worth retrying, so a failing feed costs the client's
-attempts once per run, not Prefect's retries times the client's.
+delivery. No task retries: the HTTP client already retries what is worth retrying, so a failing
+feed costs the client's attempts once per run, not Prefect's retries times the client's.
 
 With ``fan_out`` the sources are checked by ``check-source`` runs on any worker instead
 (``flows.fan_out``); this run then retries due notices and delivers, once for all of them. A
