@@ -29,7 +29,7 @@ def no_api_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_demo_runs_offline_and_alerts_only_once(no_api_env: dict[str, str], tmp_path: Path) -> None:
     """Twice in one project: the second demo starts afresh in var/demo/ and tells the same story.
     Each demo's three runs share one temporary API, which is gone when the demo exits, and the
-    runs and their logs are in PREFECT_HOME's database."""
+    runs and their tasks are in PREFECT_HOME's database."""
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "policywatch.yaml").write_text("# defaults\n", encoding="utf-8")
     outputs = [_demo(no_api_env, tmp_path) for _ in range(2)]
