@@ -171,6 +171,18 @@ def fault(_fault_server: LoopbackServer) -> LoopbackServer:
     return _fault_server
 
 
+def peak_in_flight(server: LoopbackServer, path: str) -> int:
+    """Most requests for ``path`` the server had in flight at once, from its log: a slow
+    request of another path that an earlier test gave up on, still arriving, is not counted."""
+    spans = [(r.started, r.finished or float("inf")) for r in server.log if r.path == path]
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    peak = current = 0
+    for _, step in events:  # at equal times an end (-1) sorts first: touching is not overlapping
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
 @pytest.fixture
 def merics_site() -> Iterator[LoopbackServer]:
     """A MERICS-like site: feed, listing, China Industries and China Essentials briefs."""
