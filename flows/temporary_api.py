@@ -78,6 +78,7 @@ class TemporaryAPI:
     def __init__(self) -> None:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
+        self.serving = False  # healthy, and this process's Prefect settings point at it
         self._log = Path(tempfile.mkstemp(prefix="policywatch-prefect-api-", suffix=".log")[1])
 
     @staticmethod
@@ -127,6 +128,7 @@ class TemporaryAPI:
 
         os.environ["PREFECT_API_URL"] = url
         refresh_global_settings_context()  # threads (log and event workers) included
+        self.serving = True
         return url
 
     def _healthy(self, timeout: float) -> str:
@@ -164,13 +166,9 @@ class TemporaryAPI:
     def stop(self) -> None:
         """Send what Prefect's log and event workers still hold, then SIGTERM the server and
         kill it after 5 s (as Prefect stops its own)."""
-        if (
-            self.proc is not None
-            and self.proc.poll() is None
-            and os.environ.get("PREFECT_API_URL") == self.url
-        ):
+        if self.serving and self.proc is not None and self.proc.poll() is None:
             _drain_prefect_workers()
-        proc, self.proc = self.proc, None
+        proc, self.proc, self.serving = self.proc, None, False
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:

@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,6 +23,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from policywatch.cli._app import app, console, err_console, fail, get_config
 from policywatch.errors import PolicywatchError
+
+if TYPE_CHECKING:
+    from flows.temporary_api import TemporaryAPI
 
 OWN_LOGGERS = ("policywatch", "parsers", "flows")
 STAGES = (
@@ -101,7 +104,7 @@ def _quiet_console(verbose: bool) -> Iterator[None]:
             logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
-def _starting(api: Any) -> str:
+def _starting(api: TemporaryAPI | None) -> str:
     if api is None:
         from prefect.settings import get_current_settings
 
@@ -126,7 +129,7 @@ def run_check_updates(**params: Any) -> dict[str, Any]:
         gc.enable()  # already on again once the run started; this covers a failed start
 
 
-def _run_with_progress(api: Any, params: dict[str, Any]) -> dict[str, Any]:
+def _run_with_progress(api: TemporaryAPI | None, params: dict[str, Any]) -> dict[str, Any]:
     from policywatch.http import prewarm as prewarm_http
     from policywatch.pool import prewarm
 

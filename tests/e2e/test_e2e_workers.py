@@ -5,8 +5,9 @@ processes; the session's real Prefect server. check-updates fans out over four s
 demo's MERICS feed, two MIIT columns that list the same documents (one host, two sources), and
 gov.cn's 最新政策; a hand-started check-source run of one MIIT column goes at the same time.
 The loopback site has latency and counts requests in flight per host; the first MIIT and gov.cn
-list requests wait for each other, and so do the first two MIIT list requests (up to ``MEET`` s),
-so children that run at once meet there and children run one after the other do not. The SMTP sink receives the alerts.
+list requests wait for each other, and so do the first two MIIT list requests (up to ``MEET``
+s), so children that run at once meet there and children run one after the other do not. The
+SMTP sink receives the alerts.
 """
 
 from __future__ import annotations

@@ -23,9 +23,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from policywatch.demo import DemoWorld
+from tests.health.worlds import edit_config
 
 CLI = str(Path(sys.executable).with_name("policywatch"))
 REPORT_ENV = "POLICYWATCH_FAULTS_REPORT"
@@ -200,8 +199,9 @@ def kill_when(
 
 def tune(world: DemoWorld, **sections: dict[str, Any]) -> None:
     """Merge settings into the demo's ``policywatch.yaml`` (``http=``, ``delivery=`` ...)."""
-    path = world.config_dir / "policywatch.yaml"
-    config = yaml.safe_load(path.read_text("utf-8"))
-    for name, values in sections.items():
-        config.setdefault(name, {}).update(values)
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")
+
+    def merge(config: dict[str, Any]) -> None:
+        for name, values in sections.items():
+            config.setdefault(name, {}).update(values)
+
+    edit_config(world, merge)

@@ -3,8 +3,10 @@ a feed that answers 500, pages whose layout changed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,12 +46,21 @@ def add_folder_source(world: DemoWorld, name: str = "saved") -> Path:
     return folder
 
 
-def drop_source(world: DemoWorld, name: str) -> None:
-    """Take the source ``name`` out of the config again (its state stays)."""
+def edit_config(world: DemoWorld, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` to the demo's ``policywatch.yaml`` as parsed, and write it back."""
     path = world.config_dir / "policywatch.yaml"
     config = yaml.safe_load(path.read_text("utf-8"))
-    config["sources"] = [s for s in config["sources"] if s["name"] != name]
+    change(config)
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")
+
+
+def drop_source(world: DemoWorld, name: str) -> None:
+    """Take the source ``name`` out of the config again (its state stays)."""
+
+    def drop(config: dict[str, Any]) -> None:
+        config["sources"] = [s for s in config["sources"] if s["name"] != name]
+
+    edit_config(world, drop)
 
 
 def add_ops_channel(world: DemoWorld) -> None:
