@@ -40,6 +40,7 @@ from policywatch.errors import (
     UnresolvedHostError,
 )
 from policywatch.netguard import PrivateAddressError, guard
+from policywatch.netstream import quick_idle_checks
 from policywatch.settings import HttpSettings
 
 __all__ = ["FetchResult", "HostSlot", "PoliteClient", "fetch_url", "host_allowed", "host_key"]
@@ -268,6 +269,7 @@ class PoliteClient:
             follow_redirects=False,
         )
         if transport is None and proxy is None:  # the host map and a proxy go where they say
+            quick_idle_checks(client._transport)
             guard(client, lambda host: host_allowed(host, settings.allow_private_hosts))
         return client
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import httpx
 
 from policywatch.errors import StateError
+from policywatch.netstream import quick_idle_checks
 
 __all__ = ["HOST_MAP_ENV", "LOOPBACK_HOSTS", "HostMapTransport", "host_map_factory"]
 
@@ -36,6 +37,7 @@ class HostMapTransport(httpx.AsyncBaseTransport):
     def __init__(self, base: str, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self._base = _loopback(base)
         self._inner = inner or httpx.AsyncHTTPTransport()
+        quick_idle_checks(self._inner)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
