@@ -7,6 +7,7 @@ the same way for every site.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from parsers.challenge import challenge_marker
 from parsers.nesting import check_nesting
 from parsers.notices import common
 from parsers.notices.issuers import all_issuers, lead_body, title_issuer_part
+from parsers.notices.quickselect import PageIndex
 from parsers.records import Attachment, Notice, NoticeStatus
 from parsers.text import squash
 
@@ -51,12 +53,15 @@ class Page:
         check_nesting(soup, url)
         return cls(soup, url, common.metas(soup))
 
+    @functools.cached_property
+    def index(self) -> PageIndex:
+        """The page's elements by id, class and name: what the site selectors are looked up in."""
+        return PageIndex(self.soup)
+
     def matches(self, parser: NoticeParser) -> bool:
         """The page carries one of the parser's layout markers (a parser without markers
         matches any page)."""
-        return not parser.markers or any(
-            next(common.matches(self.soup, m), None) for m in parser.markers
-        )
+        return not parser.markers or any(next(self.index.select(m), None) for m in parser.markers)
 
     def base_url(self) -> str:
         """What relative links resolve against: ``<base href>`` if the page sets one."""
@@ -65,10 +70,12 @@ class Page:
         return common.canonical_url(urljoin(self.url, href) if href else self.url)
 
     def text_of(self, selectors: tuple[str, ...]) -> str | None:
-        return common.first_text(self.soup, selectors)
+        tag = self.tag_of(selectors)
+        return squash(tag.get_text(" ")) if tag else None
 
     def tag_of(self, selectors: tuple[str, ...], min_text: int = 1) -> Tag | None:
-        return common.first_tag(self.soup, selectors, min_text=min_text)
+        """The first element matched by the selectors, in order, that has some text."""
+        return common.first_with_text(map(self.index.select, selectors), min_text)
 
 
 @dataclass
@@ -150,7 +157,7 @@ def standard_fields(page: Page, selectors: Selectors, *, prefer_meta: bool = Fal
         "source": meta.get("contentsource"),
     }
     order = (in_meta, on_page) if prefer_meta else (on_page, in_meta)
-    areas = [t for s in selectors.get("attachments", ()) for t in common.select(page.soup, s)]
+    areas = [t for s in selectors.get("attachments", ()) for t in page.index.select(s)]
     return Fields(
         title=_first(order[0]["title"], order[1]["title"]),
         body=page.tag_of(selectors.get("body", ())),

@@ -10,13 +10,14 @@ import datetime as dt
 import functools
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import soupsieve
 from bs4 import BeautifulSoup, Tag
 
 from parsers.charset import to_text
+from parsers.notices.quickselect import PageIndex
 from parsers.text import fingerprint, fold, month_number, squash
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -192,7 +193,7 @@ def _format_doc_number(m: re.Match[str], index: int) -> str:
 
 def find_doc_number(text: str | None) -> str | None:
     """The first 文号 in ``text``, spelled the standard way (〔YYYY〕 brackets, no spaces)."""
-    if not text:
+    if not text or "号" not in text:  # every pattern ends in 号, which nothing else folds to
         return None
     text = fold(text)  # full-width ［］（） become ASCII; the patterns accept both
     found: list[tuple[int, str]] = []
@@ -269,7 +270,6 @@ NOISE_SELECTORS = (
     ".ewm",
     ".qrcode",
 )
-_NOISE = ", ".join(NOISE_SELECTORS)
 _NOISE_LINE = re.compile(
     r"^(?:(?:【[^】]{0,12}】\s*)+|(?:责任编辑|分享到|扫一扫|相关阅读|相关链接|字号|【字体).*|"
     r"(?:打印本页|关闭窗口|打印|关闭|返回顶部|收藏|大 中 小|\[?打印\]?\s*\[?关闭\]?))$"
@@ -285,16 +285,18 @@ def body_text(body: Tag) -> str:
 
     Mutates ``body`` (scripts and share bars are removed), so take links out first.
     """
-    for tag in body.find_all(_DROP_TAGS):
-        tag.decompose()
-    for tag in select(body, _NOISE):  # one pass for all of them
-        tag.decompose()
-    for tag in body.find_all("br"):
+    index = PageIndex(body)  # one walk instead of one per kind of element
+    furniture = index.named(_DROP_TAGS)
+    furniture += [t for selector in NOISE_SELECTORS for t in index.select(selector)]
+    for tag in furniture:
+        if not tag.decomposed:  # not inside furniture already removed
+            tag.decompose()
+    for tag in index.named(("br",)):
         tag.replace_with("\n")
-    for tag in body.find_all(_BLOCK_TAGS):
+    for tag in index.named(_BLOCK_TAGS):
         tag.insert_before("\n")
         tag.append("\n")
-    for cell in body.find_all(["td", "th"]):
+    for cell in index.named(("td", "th")):
         cell.append(" ")
     lines = (squash(line) for line in body.get_text().split("\n"))
     return "\n".join(line for line in lines if line and not is_noise_line(line))
@@ -402,8 +404,13 @@ def first_tag(
     soup: BeautifulSoup | Tag, selectors: tuple[str, ...], *, min_text: int = 1
 ) -> Tag | None:
     """The first element matched by the selectors, in order, that has some text."""
-    for selector in selectors:
-        for tag in matches(soup, selector):
+    return first_with_text((matches(soup, selector) for selector in selectors), min_text)
+
+
+def first_with_text(found: Iterable[Iterable[Tag]], min_text: int = 1) -> Tag | None:
+    """The first tag of the first group with at least ``min_text`` characters of text."""
+    for tags in found:
+        for tag in tags:
             if len(squash(tag.get_text(" "))) >= min_text:
                 return tag
     return None

@@ -30,7 +30,7 @@ MIN_BLOCK_CHARS = 40
 
 
 def _furniture(page: Page) -> list[Tag]:
-    return [t for s in SELECTORS["furniture"] for t in common.select(page.soup, s)]
+    return [t for s in SELECTORS["furniture"] for t in page.index.select(s)]
 
 
 def largest_block(page: Page) -> Tag | None:
