@@ -260,7 +260,7 @@ class ParsePool:
 
 def _ready(worker: _Worker) -> None:
     if not worker.ready:
-        _receive(worker, 120.0, "the parser process did not start")
+        _receive(worker, 120.0, "the parser process did not start", starting=True)
         worker.ready = True
 
 
@@ -268,16 +268,37 @@ class _WorkerLost(Exception):
     """The worker ran over its time limit or died; it must be replaced."""
 
 
-def _receive(worker: _Worker, timeout: float, overtime: str) -> tuple[str, Any]:
+def _receive(
+    worker: _Worker, timeout: float, overtime: str, *, starting: bool = False
+) -> tuple[str, Any]:
     try:
         if not worker.conn.poll(timeout):
             raise _WorkerLost(overtime)
         message: tuple[str, Any] = worker.conn.recv()
     except (EOFError, OSError, ConnectionError):
-        code = worker.process.exitcode
-        why = f"exit code {code}" if code is not None else "no answer"
-        raise _WorkerLost(f"the parser process died ({why}); memory limit reached?") from None
+        raise _WorkerLost(_death(worker, starting=starting)) from None
     return message
+
+
+def _death(worker: _Worker, *, starting: bool) -> str:
+    """Why a worker's pipe closed, from its exit status (a parse error names the document)."""
+    worker.process.join(1)  # its exit status is known once it is reaped
+    code = worker.process.exitcode
+    how = (
+        "no exit status"
+        if code is None
+        else f"killed by signal {-code}"
+        if code < 0
+        else f"exit code {code}"
+    )
+    if starting:  # before a document was sent: the same would happen to every worker
+        return (
+            f"the parser process exited while starting ({how}); its error is printed above. "
+            "A script that calls policywatch from Python must do so under "
+            '`if __name__ == "__main__":`, since parser processes are spawned'
+        )
+    hint = "; out of memory?" if code == -signal.SIGKILL else ""
+    return f"the parser process died while parsing ({how}){hint}"
 
 
 def _reap(workers: list[_Worker]) -> None:

@@ -98,3 +98,30 @@ async def test_a_worker_killed_while_idle_is_replaced_before_the_next_document(
     page = await parse(pool, HTML)
     assert page.fetched is not None  # type: ignore[attr-defined]
     assert pid not in pool.pids()
+
+
+async def test_a_worker_that_cannot_start_says_so(tmp_path: Path) -> None:
+    """Not "memory limit reached?": the worker failed before its first document (here its
+    config folder has a broken bodies.yaml), and the message says that and where to look."""
+    (tmp_path / "bodies.yaml").write_text("bodies: [unclosed\n", encoding="utf-8")
+    async with ParsePool(tmp_path, size=1) as broken:
+        with pytest.raises(ParseError, match=r"exited while starting \(exit code 1\)"):
+            await parse(broken, HTML)
+
+
+async def test_a_worker_killed_mid_document_names_the_signal(repo_root: Path) -> None:
+    huge = b"<html><body><main>" + b"<p>MERICS China Industries text.</p>" * 400_000
+    async with ParsePool(repo_root / "config", size=1) as running:
+        await parse(running, HTML)
+        [pid] = running.pids()
+
+        async def kill_soon() -> None:
+            await anyio.sleep(0.3)
+            os.kill(pid, signal.SIGKILL)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(kill_soon)
+            with pytest.raises(ParseError, match=r"died while parsing \(killed by signal 9\)"):
+                await parse(running, huge, label="huge.html")
+        page = await parse(running, HTML)  # a new worker took its place
+        assert page.fetched is not None  # type: ignore[attr-defined]
