@@ -228,10 +228,13 @@ class ParsePool:
             raise RuntimeError("ParsePool used outside 'async with'")
         idle = self._idle
         worker = await idle.get()
-        if worker.process.exitcode is not None:  # died while idle (OOM killer, kill -9)
+        if worker.process.exitcode is not None and worker.ready:  # died idle (OOM, kill -9)
             worker = self._replace(worker)
         try:
             status, value = await asyncio.to_thread(self._exchange, worker, job, args)
+        except _WorkerNotStarted as lost:  # kept: the next document gets the same answer at once
+            idle.put_nowait(worker)
+            raise ParseError(label or job, str(lost)) from None
         except _WorkerLost as lost:
             idle.put_nowait(self._replace(worker))
             raise ParseError(label or job, str(lost)) from None
@@ -268,6 +271,10 @@ class _WorkerLost(Exception):
     """The worker ran over its time limit or died; it must be replaced."""
 
 
+class _WorkerNotStarted(_WorkerLost):
+    """The worker died before its first document: a new one would die the same way."""
+
+
 def _receive(
     worker: _Worker, timeout: float, overtime: str, *, starting: bool = False
 ) -> tuple[str, Any]:
@@ -276,7 +283,8 @@ def _receive(
             raise _WorkerLost(overtime)
         message: tuple[str, Any] = worker.conn.recv()
     except (EOFError, OSError, ConnectionError):
-        raise _WorkerLost(_death(worker, starting=starting)) from None
+        lost = _WorkerNotStarted if starting else _WorkerLost
+        raise lost(_death(worker, starting=starting)) from None
     return message
 
 

@@ -107,6 +107,10 @@ async def test_a_worker_that_cannot_start_says_so(tmp_path: Path) -> None:
     async with ParsePool(tmp_path, size=1) as broken:
         with pytest.raises(ParseError, match=r"exited while starting \(exit code 1\)"):
             await parse(broken, HTML)
+        with pytest.raises(ParseError, match="exited while starting") as again:
+            await parse(broken, HTML, label="second.html")
+        assert str(again.value).startswith("second.html: ")
+        assert broken.replaced == 0  # no new process spawned per document to fail the same way
 
 
 async def test_a_worker_killed_mid_document_names_the_signal(repo_root: Path) -> None:
