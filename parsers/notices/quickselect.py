@@ -55,7 +55,7 @@ def parse_selector(selector: str) -> tuple[Compound, ...] | None:
     chain: list[Compound] = []
     for word in selector.split():
         m = _COMPOUND.fullmatch(word)
-        if not m or not word:
+        if not m:
             return None
         parts = _PART.findall(m.group("rest"))
         ids = [v for kind, v in parts if kind == "#"]
